@@ -1,0 +1,207 @@
+"""``python -m telemetry``: the library for terminals and scripts.
+
+Expected failures (bad arguments, unreachable Redis, bad input) print one
+line on stderr and exit 2; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .config import Settings
+from .errors import TelemetryError
+from .export import results_csv, results_json, results_table
+from .ids import parse_ids
+from .reader import TelemetryReader
+from .store import connect
+from .summary import parse_since, summarize
+from .writer import seed_records
+
+EXIT_USAGE = 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(redis_url=getattr(args, "redis_url", None))
+
+
+def _reader(args: argparse.Namespace, settings: Settings) -> TelemetryReader:
+    if settings.demo and not getattr(args, "demo", False):
+        raise TelemetryError(
+            "REDIS_URL is not set: pass --redis-url redis://HOST:PORT or set REDIS_URL "
+            "(or --demo for generated demo data)."
+        )
+    return TelemetryReader(connect(settings), settings)
+
+
+def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.file and args.file != "-":
+        try:
+            with open(args.file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise TelemetryError(f"Cannot read {args.file}: {exc.strerror}.") from None
+    else:
+        data = sys.stdin.buffer.read()
+    parsed = parse_ids(
+        data,
+        settings.registry,
+        namespace=settings.telemetry_namespace,
+        column=args.column,
+        max_ids=settings.max_ids,
+    )
+    reader = _reader(args, settings)
+    resolution = reader.resolve(parsed.queries)
+    if args.format == "json":
+        sys.stdout.buffer.write(results_json(resolution.results) + b"\n")
+    elif args.format == "table":
+        sys.stdout.write(results_table(resolution.results))
+    else:
+        sys.stdout.write(results_csv(resolution.results))
+    sys.stdout.flush()
+    counts = resolution.counts
+    if sys.stderr.isatty():
+        print(
+            f"{parsed.unique:,} unique IDs ({parsed.duplicates:,} duplicates dropped): "
+            + ", ".join(f"{n:,} {status}" for status, n in counts.items() if n),
+            file=sys.stderr,
+        )
+    if not resolution.complete:
+        print(f"error: {resolution.error}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
+    since = parse_since(args.since)
+    if args.max_keys is not None and args.max_keys < 1:
+        # 0 would silently mean "no cap" and a negative cap would slice keys from the end.
+        raise TelemetryError(f"--max-keys must be 1 or more (got {args.max_keys}).")
+    reader = _reader(args, settings)
+    summary = summarize(
+        reader,
+        since=since,
+        types=args.type or None,
+        organizations=args.org or None,
+        max_keys=args.max_keys,
+    )
+    if args.format == "json":
+        import orjson
+
+        body = orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2)
+        sys.stdout.buffer.write(body + b"\n")
+    else:
+        sys.stdout.write(summary.groups_csv())
+    sys.stdout.flush()
+    if summary.error:
+        print(f"error: scan incomplete: {summary.error}", file=sys.stderr)
+        return EXIT_USAGE
+    if summary.capped:
+        print(
+            f"warning: stopped at {summary.scanned_keys:,} keys (--max-keys): "
+            "the summary is a sample",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.demo:
+        raise TelemetryError("seed needs a Redis to write to: pass --redis-url or set REDIS_URL.")
+    if args.records < 0:
+        raise TelemetryError(f"--records must be 0 or more (got {args.records}).")
+    client = connect(settings)
+    from .store import store_errors
+
+    with store_errors(settings.redacted_redis_url):
+        written = seed_records(client, settings, records=args.records, seed=args.seed)
+    print(
+        f"wrote {written:,} records to {settings.redacted_redis_url} "
+        f"(namespace {settings.telemetry_namespace}, TTL {settings.telemetry_ttl_seconds:,} s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="redis:// or rediss:// URL; overrides REDIS_URL",
+    )
+    parser = _Parser(
+        prog="python -m telemetry",
+        description="Find which trigger.dev run processed an entity, from the telemetry in Redis.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    resolve = sub.add_parser(
+        "resolve",
+        parents=[common],
+        help="resolve IDs (any paste shape) to runs; CSV on stdout",
+        description="Resolve entity IDs from FILE or stdin (one per line, CSV, JSON array, "
+        "Slack paste...). One output row per result.",
+    )
+    resolve.add_argument(
+        "file", nargs="?", metavar="FILE", help="IDs to resolve; - or none = stdin"
+    )
+    resolve.add_argument("--format", choices=("csv", "json", "table"), default="csv")
+    resolve.add_argument(
+        "--column", help="for a CSV file: the column holding the IDs (default: guessed)"
+    )
+    resolve.add_argument("--demo", action="store_true", help="use generated demo data, not Redis")
+    resolve.set_defaults(handler=cmd_resolve)
+
+    summary = sub.add_parser(
+        "summary",
+        parents=[common],
+        help="scan the namespace and count records by entity type and organization",
+        description="Scan the namespace and aggregate records by entity type and organization.",
+    )
+    summary.add_argument("--since", default="24h", help="window: 90m, 24h, 7d, all (default 24h)")
+    summary.add_argument("--type", action="append", metavar="T", help="entity type (repeatable)")
+    summary.add_argument("--org", action="append", metavar="ORG", help="organization (repeatable)")
+    summary.add_argument("--format", choices=("csv", "json"), default="csv")
+    summary.add_argument("--max-keys", type=int, metavar="N", help="stop after N keys (a sample)")
+    summary.add_argument("--demo", action="store_true", help="use generated demo data, not Redis")
+    summary.set_defaults(handler=cmd_summary)
+
+    seed = sub.add_parser(
+        "seed",
+        parents=[common],
+        help="write N synthetic records (the only command that writes)",
+        description="Write N realistic synthetic records (both shapes, all types, many orgs, "
+        "ages spread over the TTL), with the TTL set.",
+    )
+    seed.add_argument("--records", type=int, required=True, metavar="N")
+    seed.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    seed.set_defaults(handler=cmd_seed)
+
+    from .users import register_commands
+
+    register_commands(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+        return args.handler(args, settings)
+    except TelemetryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `... | head` closed the pipe: not an error for a CLI.
+        return 0

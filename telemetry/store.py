@@ -1,0 +1,222 @@
+"""The Redis side: connecting, and the few pipelined primitives the reader needs.
+
+Everything that can raise a redis-py exception lives here, behind
+``store_errors``, so callers only ever see ``StoreUnavailableError`` with a
+redacted URL and a hint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+# (keys, values, pttls, last, complete, error) — see Store.scan_fetch.
+ScanStep = tuple[list[Any], list[Any], list[int], bool, bool, str]
+
+LEAST_PRIVILEGE_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~{namespace}:*"
+
+
+def describe_failure(exc: BaseException, url: str) -> StoreUnavailableError:
+    """A redis-py exception as the error users see: what failed, where, what to do."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text:
+        return StoreUnavailableError(
+            "Redis refused the credentials.",
+            url=url,
+            hint="check the username and password in REDIS_URL",
+        )
+    if isinstance(exc, redis.ResponseError) and text.startswith("NOPERM"):
+        return StoreUnavailableError(
+            f"Redis denied a command: {text}.",
+            url=url,
+            hint="the Redis user needs " + LEAST_PRIVILEGE_RULES.format(namespace="<namespace>"),
+        )
+    if isinstance(exc, redis.TimeoutError):
+        return StoreUnavailableError(
+            f"Redis did not answer in time ({text}).",
+            url=url,
+            hint="the server may be overloaded or paused; retry, or raise REDIS_SOCKET_TIMEOUT",
+        )
+    if isinstance(exc, redis.ConnectionError):
+        return StoreUnavailableError(
+            f"Cannot reach Redis ({text}).",
+            url=url,
+            hint="is the server running and is REDIS_URL right? Retry once it is back",
+        )
+    return StoreUnavailableError(
+        f"Redis failed: {text}.", url=url, hint="retry; report it if it persists"
+    )
+
+
+@contextmanager
+def store_errors(url: str) -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailableError:
+        raise
+    except (redis.RedisError, OSError) as exc:
+        raise describe_failure(exc, url) from None
+
+
+class Store:
+    """Pipelined primitives over one injected client (redis-py or fakeredis)."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        self.url = settings.redacted_redis_url
+
+    @staticmethod
+    def for_client(client: Any, settings: Settings) -> Store:
+        """The store that fits the client: a cluster client needs per-slot batching."""
+        from redis.cluster import RedisCluster
+
+        if isinstance(client, RedisCluster):
+            from .cluster import ClusterStore
+
+            return ClusterStore(client, settings)
+        return Store(client, settings)
+
+    def describe(self) -> str:
+        """What the sidebar shows: where the data comes from (no secrets)."""
+        return self.url
+
+    def ping(self) -> float:
+        """Round-trip time of a PING, in seconds."""
+        with store_errors(self.url):
+            start = time.perf_counter()
+            self.client.ping()
+            return time.perf_counter() - start
+
+    def fetch(self, keys: list[str]) -> tuple[list[Any], list[int]]:
+        """Values (None for a missing or non-string key) and PTTLs, in one round trip."""
+        with store_errors(self.url):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.mget(keys)
+            for key in keys:
+                pipe.pttl(key)
+            out = pipe.execute()
+        return out[0], out[1:]
+
+    def inspect(self, keys: list[str]) -> list[tuple[str, Any, int]]:
+        """``(type, value or None, pttl)`` for keys MGET could not read (rare: two round trips)."""
+        with store_errors(self.url):
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.type(key)
+                pipe.pttl(key)
+            out = pipe.execute()
+            kinds = [_str(kind) for kind in out[0::2]]
+            pttls = out[1::2]
+            strings = [key for key, kind in zip(keys, kinds, strict=True) if kind == "string"]
+            values = dict(zip(strings, self.client.mget(strings), strict=True)) if strings else {}
+        return [
+            (kind, values.get(key), pttl)
+            for key, kind, pttl in zip(keys, kinds, pttls, strict=True)
+        ]
+
+    def scan_fetch(self, pattern: str, count: int, max_keys: int) -> Iterator[ScanStep]:
+        """SCAN the pattern, each reply's keys read with MGET + PTTL.
+
+        The MGET of one reply's keys travels in the same pipeline as the next
+        SCAN, so a batch costs one round trip. Yields
+        ``(keys, values, pttls, last, complete, error)``; ``complete`` (on the
+        last step) means the cursor came back to 0 before ``max_keys``. Raises
+        ``StoreUnavailableError`` when the first round trip fails; a later
+        failure is the last step's ``error``.
+        """
+        cursor: int = 0
+        pending: list[Any] = []
+        scanning = True
+        complete = False
+        queued = 0
+        while True:
+            if not scanning and not pending:
+                yield [], [], [], True, complete, ""
+                return
+            pipe = self.client.pipeline(transaction=False)
+            if scanning:
+                pipe.scan(cursor, match=pattern, count=count)
+            if pending:
+                pipe.mget(pending)
+                for key in pending:
+                    pipe.pttl(key)
+            try:
+                with store_errors(self.url):
+                    out = pipe.execute()
+            except StoreUnavailableError as exc:
+                if not queued and scanning:
+                    raise  # nothing read yet: the caller reports Redis as down
+                yield [], [], [], True, False, str(exc)
+                return
+            new_keys: list[Any] = []
+            if scanning:
+                (cursor, new_keys), out = out[0], out[1:]
+                cursor = int(cursor)
+                room = max_keys - queued
+                if len(new_keys) > room or (len(new_keys) == room and cursor != 0):
+                    new_keys = new_keys[:room]
+                    scanning = False
+                elif cursor == 0:
+                    scanning = False
+                    complete = True
+                queued += len(new_keys)
+            if pending:
+                last = not scanning and not new_keys
+                yield pending, out[0], out[1:], last, complete, ""
+                if last:
+                    return
+            pending = new_keys
+
+
+def _str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def connect(settings: Settings) -> Any:
+    """A client for ``REDIS_URL``; in demo mode, an embedded fakeredis with generated data.
+
+    Connecting is lazy: nothing is sent until the first command, so this
+    never raises for an unreachable server (``Store.ping`` tells).
+    """
+    if settings.demo:
+        return demo_client(settings)
+    url = settings.redis_url.get_secret_value()  # type: ignore[union-attr]  # not demo
+    options: dict[str, Any] = {
+        "socket_connect_timeout": settings.redis_connect_timeout,
+        "socket_timeout": settings.redis_socket_timeout,
+        # One quick retry covers a connection the server closed while idle; more
+        # would only multiply the wait when Redis is really down.
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+        "decode_responses": False,
+        # No CLIENT SETINFO on connect: the least-privilege ACL user may not run
+        # it, and every refusal would land in the server's ACL LOG.
+        "driver_info": None,
+    }
+    with store_errors(settings.redacted_redis_url):
+        if settings.redis_cluster:
+            from .cluster import connect_cluster
+
+            return connect_cluster(url, options, settings.redacted_redis_url)
+        return redis.Redis.from_url(url, health_check_interval=30, **options)
+
+
+def demo_client(settings: Settings, *, seed: int = 7) -> Any:
+    """An in-process fakeredis holding ``settings.demo_records`` generated records."""
+    import fakeredis
+
+    from .writer import seed_records
+
+    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=False)
+    seed_records(client, settings, records=settings.demo_records, seed=seed)
+    return client

@@ -1,0 +1,185 @@
+"""AppTest: the Lookup page (found, not found, invalid, multi-match, deep links, history)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+
+from apptest_support import NOW, make_app, no_exception, page_text, put, use_demo, use_redis
+from redis_server import RedisServer
+from ui import context
+
+TTL = 1_209_600
+
+
+@pytest.fixture
+def real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisServer,
+         redis_client: redis.Redis) -> redis.Redis:
+    """The app in real mode on the (emptied) session redis-server."""
+    use_redis(monkeypatch, tmp_path, redis_server.url)
+    return redis_client
+
+
+def lookup(value: str) -> Any:
+    return make_app(query={"id": value})
+
+
+def test_found_rich_record_shows_run_link_copyable_id_and_details(real: redis.Redis) -> None:
+    """A rich record: link button to the run, run ID in a code block, org, UTC time, metadata."""
+    stamp = NOW - timedelta(hours=3)
+    put(real, "payment", "pym_rich1", "run_abc123", org="org_9", timestamp=stamp,
+        metadata={"status": "succeeded", "amount": 4200})
+    at = lookup("pym_rich1")
+    no_exception(at)
+    assert [b.proto.url for b in at.link_button] == ["https://cloud.trigger.dev/runs/run_abc123"]
+    assert "run_abc123" in [c.value for c in at.code]
+    text = page_text(at)
+    assert "`org_9`" in text
+    assert stamp.strftime("%Y-%m-%d %H:%M:%S UTC") in text
+    assert "3 h ago" in text
+    assert "inferred from TTL" not in text
+    assert "expires in 13 d" in text
+    assert json.loads(at.json[0].value) == {"status": "succeeded", "amount": 4200}
+
+
+def test_minimal_record_marks_time_inferred_from_ttl_and_unknown_org(real: redis.Redis) -> None:
+    """A minimal {"runId"} record: processing time inferred from the TTL and marked so."""
+    put(real, "invoice", "inv_min1", "run_min1", rich=False, ttl=TTL - 2 * 86400)
+    at = lookup("invoice:inv_min1")
+    no_exception(at)
+    text = page_text(at)
+    assert "inferred from TTL" in text
+    assert "2 d ago" in text
+    assert "expires in 11 d" in text
+    assert "*unknown*" in text
+
+
+def test_not_found_lists_the_key_checked_and_why(real: redis.Redis) -> None:
+    """Not found: the exact key checked, and the two reasons (never processed, expired)."""
+    at = lookup("pym_nothere")
+    no_exception(at)
+    assert "telemetry:payment:pym_nothere" in [c.value for c in at.code]
+    text = page_text(at)
+    assert "Not found:" in text
+    assert "Never processed" in text
+    assert "Expired" in text and "14 d" in text
+    assert not at.link_button
+
+
+def test_unknown_prefix_not_found_lists_every_type_key(real: redis.Redis) -> None:
+    """An ID with no known prefix is checked under every entity type; all keys are listed."""
+    at = lookup("zzz_1")
+    no_exception(at)
+    keys = at.code[0].value.splitlines()
+    assert "telemetry:payment:zzz_1" in keys
+    assert "telemetry:notification:zzz_1" in keys
+    assert len(keys) == 9
+
+
+def test_invalid_record_shows_escaped_raw_value_and_reason(real: redis.Redis) -> None:
+    """A non-JSON value: the reason, and the raw value as code (never as Markdown/HTML)."""
+    raw = "<script>alert(1)</script> **bold** [x](javascript:y)"
+    real.set("telemetry:payment:pym_bad1", raw, ex=TTL)
+    at = lookup("pym_bad1")
+    no_exception(at)
+    assert raw in [c.value for c in at.code]
+    assert "value is not JSON" in page_text(at)
+    markdown = "\n".join(m.value for m in (*at.markdown, *at.error, *at.caption))
+    assert "<script>" not in markdown
+    assert "**bold**" not in markdown
+
+
+def test_wrong_type_key_is_an_invalid_record(real: redis.Redis) -> None:
+    """A key holding a hash is reported as an invalid record, not a crash."""
+    real.hset("telemetry:payment:pym_hash1", "runId", "run_x")
+    at = lookup("pym_hash1")
+    no_exception(at)
+    assert "holds a Redis hash" in page_text(at)
+
+
+def test_unknown_prefix_matching_several_types_shows_each_match(real: redis.Redis) -> None:
+    """An unprefixed ID found under two entity types shows both runs."""
+    put(real, "notification", "shared_1", "run_note1", org="org_a")
+    put(real, "customer", "shared_1", "run_cust1", org="org_b")
+    at = lookup("shared_1")
+    no_exception(at)
+    urls = sorted(b.proto.url for b in at.link_button)
+    assert urls == [
+        "https://cloud.trigger.dev/runs/run_cust1",
+        "https://cloud.trigger.dev/runs/run_note1",
+    ]
+    assert "2 entity types" in page_text(at)
+
+
+def test_invalid_id_is_explained(real: redis.Redis) -> None:
+    """Input that is not an ID (non-ASCII) gets the reason, no lookup result."""
+    at = lookup("pym_☃")
+    no_exception(at)
+    assert "Not an ID" in page_text(at)
+    assert "non-ASCII" in page_text(at)
+
+
+def test_deep_link_query_param_resolves_and_typing_updates(real: redis.Redis) -> None:
+    """?id=… fills the input and resolves at once; a new ID typed and Enter resolves it."""
+    put(real, "payment", "pym_link1", "run_link1")
+    put(real, "invoice", "inv_link2", "run_link2")
+    at = lookup("pym_link1")
+    assert at.text_input(key="id").value == "pym_link1"
+    assert at.link_button[0].proto.url.endswith("/run_link1")
+    at.text_input(key="id").input("inv_link2").run()
+    no_exception(at)
+    assert at.link_button[0].proto.url.endswith("/run_link2")
+
+
+def test_history_lists_lookups_and_reruns_one_on_click(real: redis.Redis) -> None:
+    """The session's lookups are listed; clicking one looks it up again and updates the URL."""
+    put(real, "payment", "pym_h1", "run_h1")
+    at = lookup("pym_h1")
+    at.text_input(key="id").input("pym_h2missing").run()
+    assert "pym_h2missing · not found" in page_text(at)  # the current one: not a button
+    history = [b for b in at.button if (b.key or "").startswith("history_")]
+    assert [b.label for b in history] == ["pym\\_h1"]
+    history[0].click().run()
+    no_exception(at)
+    assert at.text_input(key="id").value == "pym_h1"
+    assert at.query_params.get("id") in ("pym_h1", ["pym_h1"])
+    assert at.link_button[0].proto.url.endswith("/run_h1")
+
+
+def test_page_edge_shows_redis_failure_with_retry(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """Redis answering PING but failing the lookup: an error and Retry, never a traceback."""
+
+    class Failing(fakeredis.FakeRedis):
+        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+            raise redis.ConnectionError("Connection reset by peer")
+
+    use_redis(monkeypatch, tmp_path, "redis://reader:hunter2@127.0.0.1:1/0")
+    monkeypatch.setattr(context, "client_factory", lambda settings: Failing())
+    at = lookup("pym_1")
+    no_exception(at)
+    errors = "\n".join(e.value for e in at.error)
+    assert "Cannot reach Redis" in errors
+    assert "redis://reader:***@127.0.0.1:1/0" in errors
+    assert "hunter2" not in page_text(at)
+    assert any(b.label == "Retry" for b in at.button)
+
+
+def test_demo_examples_can_be_clicked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Demo mode offers example IDs; clicking one looks it up and finds its run."""
+    use_demo(monkeypatch)
+    at = make_app()
+    no_exception(at)
+    examples = [b for b in at.button if (b.key or "").startswith("example_")]
+    assert len(examples) >= 4
+    examples[0].click().run()
+    no_exception(at)
+    assert at.text_input(key="id").value
+    assert at.link_button
+    assert "Found" in page_text(at)

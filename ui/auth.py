@@ -1,0 +1,329 @@
+"""The password gate: only signed-in staff see anything.
+
+``app.py`` calls ``require_user(settings)`` before running any page and
+before any Redis access; it returns the username or ``st.stop()``s after
+rendering the login form (or the setup message when sign-in is not
+configured). So no page, and no Redis query, runs for a visitor who is not
+signed in, whatever URL they opened. The gate never touches the URL; for a
+deep link such as ``/bulk`` or ``/?id=…`` to land where it pointed after
+signing in, the browser must know the requested page during the login runs:
+app.py declares ``st.navigation`` (hidden while signed out, it runs nothing)
+before calling the gate, and runs the page after it.
+
+Built on streamlit-authenticator 0.4.x: its ``Authenticate`` checks
+passwords, keeps the session-state convention (``authentication_status``,
+``username``, ``name`` …) and issues/reads the signed re-authentication
+cookie. Around it:
+
+* credentials are passed as a dict (never a path), so the library never
+  writes to ``AUTH_CONFIG_PATH``;
+* the login form is ours (stable widget keys), handled in its submit
+  callback so the typed password is wiped from session state at once and a
+  successful sign-in renders the requested page in the same run;
+* login throttling per username (``telemetry.auth.LoginThrottle``, process
+  wide), since the library's ``max_login_attempts`` does not work;
+* sign-out clears the whole session in the button's callback (nothing
+  protected renders after it), deletes the cookie and records the sign-out so
+  a cookie issued earlier is refused.
+
+``require_user`` is idempotent within a run: a page may call it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from telemetry import Settings
+from telemetry.auth import (
+    DEMO_USERNAME,
+    AuthConfig,
+    AuthConfigError,
+    LoginThrottle,
+    SignOutRegistry,
+    check_auth_config,
+    throttle_key,
+    throttle_message,
+)
+from telemetry.users import MAX_PASSWORD_BYTES
+
+logger = logging.getLogger(__name__)
+
+# Widget keys (stable: tests and the e2e suite drive the form through them).
+LOGIN_FORM_KEY = "login_form"
+USERNAME_KEY = "login_username"
+PASSWORD_KEY = "login_password"  # noqa: S105 - a widget key
+SUBMIT_KEY = "login_submit"
+LOGOUT_KEY = "logout_button"
+
+# streamlit-authenticator's session-state keys.
+_LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
+# Ours: a one-shot message for the login page, and a pending cookie action.
+_NOTICE_KEY = "_auth_notice"
+_COOKIE_ACTION_KEY = "_auth_cookie_action"
+
+WRONG_CREDENTIALS = "Wrong username or password."
+SECONDS_PER_DAY = 86_400
+
+
+# -- process-wide state (one per server process, shared by every session) ---------
+
+
+@st.cache_resource(show_spinner=False)
+def login_throttle() -> LoginThrottle:
+    """The server process's login throttle (per-username back-off)."""
+    return LoginThrottle()
+
+
+@st.cache_resource(show_spinner=False)
+def sign_out_registry() -> SignOutRegistry:
+    return SignOutRegistry()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_config(_settings: Settings, fingerprint: tuple[Any, ...]) -> AuthConfig:
+    # Keyed by the users file's stat and a digest of the cookie settings: a
+    # `users add/remove` takes effect at the next interaction, no restart.
+    return check_auth_config(_settings)
+
+
+def _fingerprint(settings: Settings) -> tuple[Any, ...]:
+    path = Path(settings.auth_config_path)
+    try:
+        stat = path.stat()
+        stamp: tuple[int, ...] | None = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    except OSError:
+        stamp = None
+    key = settings.auth_cookie_key
+    key_digest = hashlib.sha256(key.get_secret_value().encode()).hexdigest() if key else None
+    return (
+        settings.demo,
+        str(path.absolute()),
+        stamp,
+        key_digest,
+        settings.auth_cookie_name,
+        settings.auth_cookie_expiry_days,
+    )
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    """The (cached) sign-in configuration; ``AuthConfigError`` when not configured."""
+    return _cached_config(settings, _fingerprint(settings))
+
+
+# -- the gate ---------------------------------------------------------------------
+
+
+def require_user(settings: Settings) -> str:
+    """Render the login form and ``st.stop()`` unless signed in; returns the username.
+
+    Idempotent within a run: a page may call it again (it returns at once).
+    """
+    try:
+        config = auth_config(settings)
+    except AuthConfigError as exc:
+        _render_setup_error(exc)
+        st.stop()
+        raise AssertionError("unreachable") from None
+
+    username = _signed_in_user(config)
+    cookie_action = st.session_state.pop(_COOKIE_ACTION_KEY, None)
+    if username and cookie_action is None:
+        return username
+
+    # Built at most once per run (its cookie manager is a keyed component).
+    authenticator = _build_authenticator(config)
+    if cookie_action == "set" and username:
+        _run_cookie_action(authenticator, "set")
+    elif cookie_action == "delete":
+        _run_cookie_action(authenticator, "delete")
+    if username:
+        return username
+
+    username = _sign_in_from_cookie(authenticator, config)
+    if username:
+        return username
+
+    _render_login(config, authenticator)
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+def render_account(settings: Settings) -> None:
+    """Signed-in user and a sign-out button (call it inside ``with st.sidebar:``)."""
+    username = st.session_state.get("username")
+    if st.session_state.get("authentication_status") is not True or not username:
+        return
+    name = str(st.session_state.get("name") or username)
+    label = f"Signed in as **{_md_escape(name)}**"
+    if name != username:
+        label += f" ({_md_escape(str(username))})"
+    st.caption(label)
+    st.button("Sign out", key=LOGOUT_KEY, on_click=_on_logout, width="stretch")
+
+
+# -- pieces -----------------------------------------------------------------------
+
+
+def _signed_in_user(config: AuthConfig) -> str | None:
+    if st.session_state.get("authentication_status") is not True:
+        return None
+    username = st.session_state.get("username")
+    if isinstance(username, str) and username in config.users:
+        return username
+    # Removed from the users file (or the mode changed) since signing in.
+    logger.info("ending a session whose user is no longer configured")
+    _end_session(notice=("warning", "Your session has ended: please sign in again."))
+    return None
+
+
+def _build_authenticator(config: AuthConfig) -> stauth.Authenticate:
+    return stauth.Authenticate(
+        config.credentials(),  # a dict: the library never writes the users file
+        config.cookie_name,
+        config.cookie_key.get_secret_value(),
+        config.cookie_expiry_days,
+        auto_hash=False,
+    )
+
+
+def _run_cookie_action(authenticator: stauth.Authenticate, action: str) -> None:
+    # The cookie manager is a browser component: absent under AppTest and before
+    # its first render. A failure only means the next visit asks for a password.
+    try:
+        if action == "set":
+            authenticator.cookie_controller.set_cookie()
+        else:
+            authenticator.cookie_controller.delete_cookie()
+    except Exception as exc:  # never let the cookie break the gate
+        logger.warning("could not %s the sign-in cookie: %s", action, type(exc).__name__)
+
+
+def _sign_in_from_cookie(authenticator: stauth.Authenticate, config: AuthConfig) -> str | None:
+    """Re-authenticate from a valid, unexpired, not-signed-out cookie."""
+    try:
+        token = authenticator.cookie_controller.get_cookie()
+    except Exception as exc:  # a forged/garbled cookie is just no cookie
+        logger.info("ignoring an unreadable sign-in cookie (%s)", type(exc).__name__)
+        return None
+    if not isinstance(token, dict):
+        return None
+    username = token.get("username")
+    expires = token.get("exp_date")
+    if not isinstance(username, str) or username not in config.users:
+        return None
+    if not isinstance(expires, int | float):
+        return None
+    issued_at = float(expires) - config.cookie_expiry_days * SECONDS_PER_DAY
+    if not sign_out_registry().accepts(username, issued_at):
+        return None
+    try:
+        authenticator.authentication_controller.login(token=token)
+    except Exception as exc:  # LoginError & co: stay signed out
+        logger.info("sign-in cookie refused (%s)", type(exc).__name__)
+        return None
+    if st.session_state.get("authentication_status") is True:
+        return username
+    return None
+
+
+def _render_setup_error(exc: AuthConfigError) -> None:
+    logger.warning("%s", exc)
+    st.title("Run Lookup")
+    st.error("Sign-in is not configured, so this app will not serve data.")
+    st.markdown("\n".join(f"- {problem}" for problem in exc.problems))
+    st.caption("Fix the settings above and reload the page. See docs/security.md.")
+
+
+def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
+    st.title("Run Lookup")
+    st.caption("Sign in to see which trigger.dev run processed an entity.")
+    if config.demo and config.demo_password:
+        st.info(
+            f"Demo mode (generated data, no Redis): sign in as `{DEMO_USERNAME}` with "
+            f"password `{config.demo_password}`."
+        )
+    notice = st.session_state.pop(_NOTICE_KEY, None)
+    if notice:
+        level, text = notice
+        {"error": st.error, "warning": st.warning}.get(level, st.info)(text)
+    with st.form(LOGIN_FORM_KEY, enter_to_submit=True):
+        st.subheader("Sign in")
+        st.text_input("Username", key=USERNAME_KEY, autocomplete="username")
+        st.text_input(
+            "Password", key=PASSWORD_KEY, type="password", autocomplete="current-password"
+        )
+        st.form_submit_button(
+            "Sign in",
+            key=SUBMIT_KEY,
+            type="primary",
+            on_click=_on_login,
+            args=(config, authenticator),
+        )
+
+
+def _on_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
+    """Submit callback: runs before the script, so success renders the page at once."""
+    username = throttle_key(str(st.session_state.get(USERNAME_KEY) or ""))
+    password = str(st.session_state.get(PASSWORD_KEY) or "")
+    st.session_state[PASSWORD_KEY] = ""  # never keep a typed password around
+    if not username or not password:
+        st.session_state[_NOTICE_KEY] = ("warning", "Enter your username and password.")
+        return
+    throttle = login_throttle()
+    wait = throttle.retry_after(username)
+    if wait > 0:
+        # No password check at all while the username waits.
+        st.session_state[_NOTICE_KEY] = ("error", throttle_message(wait))
+        return
+    known = username in config.users
+    if known and len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES:
+        ok = bool(authenticator.authentication_controller.login(username, password))
+    else:
+        config.check_password(username, password)  # same bcrypt cost: no timing oracle
+        ok = False
+    if ok and st.session_state.get("authentication_status") is True:
+        throttle.record_success(username)
+        st.session_state.pop(_NOTICE_KEY, None)
+        st.session_state[_COOKIE_ACTION_KEY] = "set"
+        logger.info("user %s signed in", username)
+        return
+    st.session_state["authentication_status"] = None
+    wait = throttle.record_failure(username)
+    # Log known usernames only: an unknown one may be a password typed in the wrong box.
+    logger.warning("failed sign-in for %s", username if known else "an unknown username")
+    text = WRONG_CREDENTIALS + (" " + throttle_message(wait) if wait > 0 else "")
+    st.session_state[_NOTICE_KEY] = ("error", text)
+
+
+def _on_logout() -> None:
+    """Sign-out callback: runs before the script, so nothing protected renders after it."""
+    username = st.session_state.get("username")
+    if isinstance(username, str) and username:
+        sign_out_registry().sign_out(username)
+        logger.info("user %s signed out", username)
+    _end_session(notice=("info", "You have signed out."))
+
+
+def _end_session(*, notice: tuple[str, str]) -> None:
+    # Everything the session held (results, inputs) goes with it.
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    for key in _LIBRARY_KEYS:
+        st.session_state[key] = None
+    st.session_state["logout"] = True  # the library then ignores the cookie in this session
+    st.session_state[_COOKIE_ACTION_KEY] = "delete"
+    st.session_state[_NOTICE_KEY] = notice
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def _md_escape(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)

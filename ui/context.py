@@ -1,0 +1,265 @@
+"""What every page needs: settings, the cached Redis client and reader, the
+connection status, and the error edge.
+
+Construction
+    ``load_settings()`` builds :class:`telemetry.Settings` from the environment
+    and ``st.secrets`` (no secrets file is normal); ``app_context()`` adds the
+    :class:`telemetry.TelemetryReader` over a client made once per process and
+    per settings by ``st.cache_resource``. The cache key is a salted hash of
+    the settings, secrets included, so it tells nothing about them.
+
+Test hook
+    ``client_factory`` (default :func:`telemetry.connect`) turns settings into
+    a Redis client. Tests either set ``REDIS_URL`` to a real server, leave it
+    unset for demo mode, or monkeypatch ``ui.context.client_factory`` to hand
+    in any client (e.g. fakeredis); they clear ``st.cache_resource`` first so
+    no client of an earlier test is reused.
+
+Errors
+    ``edge()`` is the only place pages catch anything: a ``TelemetryError``
+    becomes ``st.error(str(exc))`` (messages are written for users, URLs are
+    already redacted), with a Retry button when Redis is unavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets as _random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import streamlit as st
+from pydantic import SecretStr
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from telemetry import (
+    ConfigError,
+    Settings,
+    StoreUnavailableError,
+    TelemetryError,
+    TelemetryReader,
+    connect,
+)
+
+client_factory: Callable[[Settings], Any] = connect
+
+# Per-process salt: cache keys derived from settings (which hold the Redis
+# password) cannot be reversed or compared across processes.
+_SALT = _random.token_bytes(16)
+_SETTING_NAMES = tuple(sorted(name.upper() for name in Settings.model_fields))
+# A successful PING is trusted this long per session: the sidebar's latency
+# does not need a round trip on every rerun. Failures are never cached.
+PING_TTL_SECONDS = 15.0
+_PING_STATE = "_run_lookup_ping"
+_PAGE_STATE = "_run_lookup_page_context"
+_SETTINGS: dict[str, tuple[Settings, str]] = {}
+_SETTINGS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    settings: Settings
+    reader: TelemetryReader
+    key: str  # salted hash of the settings: a cache key that reveals nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The sidebar's view of Redis: where, and whether it answers."""
+
+    ok: bool
+    latency: float | None = None
+    error: StoreUnavailableError | None = None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, key=_SALT, digest_size=12).hexdigest()
+
+
+def read_secrets() -> dict[str, Any]:
+    """``st.secrets`` as a dict; ``{}`` when there is no secrets file (normal).
+
+    A secrets file that exists but cannot be parsed is a configuration error.
+    """
+    try:
+        return st.secrets.to_dict()
+    except StreamlitSecretNotFoundError as exc:
+        if getattr(exc, "error_id", None) == "no-secrets-found":
+            return {}
+        raise ConfigError(f"Cannot read .streamlit/secrets.toml — {exc}") from None
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and ``st.secrets``; raises ``ConfigError``."""
+    return _load()[0]
+
+
+def _load() -> tuple[Settings, str]:
+    # Built once per distinct configuration: the environment and the secrets
+    # are the key (tests change the environment between runs in one process).
+    # A plain dict, not st.cache_resource: this runs on every rerun and must
+    # cost next to nothing; Settings are small and immutable.
+    secrets = read_secrets()
+    fingerprint = _digest(
+        orjson.dumps(
+            [[name, os.environ.get(name)] for name in _SETTING_NAMES]
+            + [[str(k), repr(v)] for k, v in sorted(secrets.items(), key=lambda kv: str(kv[0]))]
+        )
+    )
+    loaded = _SETTINGS.get(fingerprint)
+    if loaded is None:
+        settings = Settings.load(secrets=secrets)
+        loaded = (settings, settings_key(settings))
+        with _SETTINGS_LOCK:
+            if len(_SETTINGS) >= 32:
+                _SETTINGS.clear()
+            _SETTINGS[fingerprint] = loaded
+    return loaded
+
+
+def settings_key(settings: Settings) -> str:
+    """A salted hash of every setting, secrets included: safe to use as a cache key."""
+    values = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in settings.model_dump().items()
+    }
+    return _digest(orjson.dumps(values, default=str, option=orjson.OPT_SORT_KEYS))
+
+
+def _release(reader: TelemetryReader) -> None:
+    close = getattr(reader.store.client, "close", None)
+    if close is not None:
+        # Closing a dead connection may fail; there is nothing left to do then.
+        with contextlib.suppress(Exception):
+            close()
+
+
+@st.cache_resource(show_spinner="Connecting to Redis…", max_entries=8, on_release=_release)
+def _reader(key: str, _settings: Settings) -> TelemetryReader:
+    return TelemetryReader(client_factory(_settings), _settings)
+
+
+@st.cache_resource(show_spinner="Generating demo data…", max_entries=4, on_release=_release)
+def _demo_reader(key: str, _settings: Settings) -> TelemetryReader:
+    return TelemetryReader(client_factory(_settings), _settings)
+
+
+def page_context() -> AppContext:
+    """What a page calls first: the context ``app.py`` made for this run.
+
+    ``app.py`` gates every page and hands its context over (``enter_page``).
+    But Streamlit also runs a file of ``pages/`` directly (its legacy
+    pages-directory mode) until the process has seen one ``st.navigation``
+    call — e.g. the first visit to ``/bulk`` after a restart. A page run that
+    way never relies on ``app.py``'s gate: it runs ``app.py`` in its place.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        _run_through_app()
+    ctx = st.session_state.get(_PAGE_STATE)
+    if isinstance(ctx, AppContext):
+        return ctx
+    # Not started by app.py (bare mode): the same gate, then the context.
+    from .auth import require_user
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        st.error(str(exc), icon=":material/settings_alert:")
+        st.stop()
+    require_user(settings)
+    return app_context()
+
+
+def enter_page(ctx: AppContext) -> None:
+    """``app.py``, right before ``page.run()``: the signed-in run's context, for the page.
+
+    Session state is per session and a session runs one script at a time, so
+    the page reads the context of its own run; signing out clears it.
+    """
+    st.session_state[_PAGE_STATE] = ctx
+
+
+def _run_through_app() -> None:
+    """Run ``app.py`` in place of the page the legacy pages/ mode started, then stop.
+
+    ``app.py``'s ``st.navigation`` turns the legacy mode off for the process
+    and resolves the same page (a page's hash is its URL path, and the URL
+    paths are the file names), so the page renders inside the shell — gate,
+    sidebar and all — exactly as on any later run.
+    """
+    import types
+
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    run = get_script_run_ctx()
+    if run is None:  # bare mode (python pages/x.py): nothing to hand over to
+        return
+    main = run.pages_manager.main_script_path
+    module = types.ModuleType("__main__")
+    module.__dict__["__file__"] = str(main)
+    exec(run.pages_manager.get_page_script_byte_code(str(main)), module.__dict__)  # noqa: S102
+    st.stop()
+
+
+def app_context() -> AppContext:
+    """Settings, reader and cache key for this run (cache hits after the first call).
+
+    Raises ``ConfigError`` for bad settings and ``StoreUnavailableError`` when
+    the client cannot even be built (e.g. a malformed cluster URL).
+    """
+    settings, key = _load()
+    build = _demo_reader if settings.demo else _reader
+    return AppContext(settings, build(key, settings), key)
+
+
+def reset_connection() -> None:
+    """Forget the cached client (closing it) and the cached PING: the next run reconnects."""
+    _reader.clear()
+    _demo_reader.clear()
+    st.session_state.pop(_PING_STATE, None)
+
+
+def connection(ctx: AppContext) -> Connection:
+    """PING Redis (a success is reused for ``PING_TTL_SECONDS``); never raises for Redis."""
+    cached = st.session_state.get(_PING_STATE)
+    now = time.monotonic()
+    if cached is not None and cached[0] == ctx.key and now - cached[1] < PING_TTL_SECONDS:
+        return Connection(ok=True, latency=cached[2])
+    try:
+        latency = ctx.reader.store.ping()
+    except StoreUnavailableError as exc:
+        st.session_state.pop(_PING_STATE, None)
+        return Connection(ok=False, error=exc)
+    st.session_state[_PING_STATE] = (ctx.key, now, latency)
+    return Connection(ok=True, latency=latency)
+
+
+def show_error(exc: TelemetryError, *, key: str = "retry_connection") -> None:
+    """The message as it is; for an unavailable Redis, a Retry button that reconnects."""
+    st.error(str(exc), icon=":material/error:")
+    if isinstance(exc, StoreUnavailableError):
+        st.button(
+            "Retry",
+            key=key,
+            icon=":material/refresh:",
+            on_click=reset_connection,
+            help="Reconnect to Redis and run this page again",
+        )
+
+
+@contextmanager
+def edge(*, key: str = "retry_connection") -> Iterator[None]:
+    """Catch ``TelemetryError`` (and only that) at a page's edge and show it."""
+    try:
+        yield
+    except TelemetryError as exc:
+        show_error(exc, key=key)

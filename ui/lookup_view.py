@@ -1,0 +1,262 @@
+"""Rendering for the Lookup page: one result card per row, history, demo examples."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from telemetry import Result, Status, make_key
+
+from .context import AppContext
+from .format import ago, expires_text, md_code, md_escape, truncate, ttl_text, utc_text
+
+INPUT_KEY = "id"  # also the query parameter: ?id=pym_…
+INPUT_LABEL = "Entity ID"
+HISTORY_KEY = "lookup_history"
+HISTORY_SIZE = 10
+_SEVERAL_RE = re.compile(r"\S[\s,;|]+\S")
+_HIT = (Status.FOUND, Status.INVALID_RECORD)
+
+
+def set_input(text: str) -> None:
+    """Callback of history and example buttons: look ``text`` up on the next run."""
+    st.session_state[INPUT_KEY] = text
+
+
+def several_ids(text: str) -> bool:
+    """Whether the input looks like a list (only its first ID is looked up here)."""
+    return _SEVERAL_RE.search(text.strip()) is not None
+
+
+_OUTCOME_ICONS = {
+    "found": ":material/check_circle:",
+    "not found": ":material/search_off:",
+    "invalid record": ":material/report:",
+    "invalid id": ":material/block:",
+    "no ID": ":material/help:",
+}
+
+
+def outcome(results: Sequence[Result]) -> str:
+    """A few words for the history: ``found``, ``found ×2``, ``not found``…"""
+    if not results:
+        return "no ID"
+    found = sum(1 for r in results if r.status is Status.FOUND)
+    if found:
+        return "found" if found == 1 else f"found ×{found}"
+    return results[0].status.value.replace("_", " ")
+
+
+def remember(text: str, results: Sequence[Result]) -> None:
+    """Put this lookup at the top of the session's history (once per ID)."""
+    text = text.strip()
+    entry = (text, outcome(results))
+    history: list[tuple[str, str]] = st.session_state.setdefault(HISTORY_KEY, [])
+    if history and history[0] == entry:
+        return
+    history[:] = [entry, *[item for item in history if item[0] != text][: HISTORY_SIZE - 1]]
+
+
+def render_history(current: str) -> None:
+    history: list[tuple[str, str]] = st.session_state.get(HISTORY_KEY, [])
+    st.markdown("**Recent lookups**")
+    if not history:
+        st.caption("Lookups of this session appear here; click one to run it again.")
+        return
+    for i, (text, result) in enumerate(history):
+        icon = _OUTCOME_ICONS.get(result.split(" ×")[0], ":material/error:")
+        if text == current.strip():
+            st.caption(f"{icon} {md_escape(truncate(text, 34))} · {md_escape(result)}")
+            continue
+        st.button(
+            md_escape(truncate(text, 34)),
+            key=f"history_{i}",
+            on_click=set_input,
+            args=(text,),
+            type="tertiary",
+            icon=icon,
+            help=f"{md_escape(truncate(text, 300))} — {md_escape(result)}",
+        )
+
+
+def render_examples(examples: Sequence[tuple[str, str]]) -> None:
+    """Demo mode: a few IDs a newcomer can click (``(label, id)`` pairs)."""
+    if not examples:
+        return
+    with st.container(horizontal=True, gap="small"):
+        st.caption("Try one:", width="content")
+        for i, (label, entity_id) in enumerate(examples):
+            st.button(
+                md_escape(label),
+                key=f"example_{i}",
+                on_click=set_input,
+                args=(entity_id,),
+                type="tertiary",
+                help=md_escape(entity_id),
+            )
+
+
+def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> None:
+    if not results:
+        st.warning(
+            f"No ID in {md_code(text)}. Paste an ID such as `pym_…`, `payment:pym_…` or "
+            "`telemetry:payment:pym_…`.",
+            icon=":material/help:",
+        )
+        return
+    now = time.time()
+    hits = [r for r in results if r.status in _HIT]
+    if len(hits) > 1:
+        st.info(
+            f"{md_code(results[0].query)} has no known ID prefix and exists under "
+            f"**{len(hits)} entity types**: each match is shown below.",
+            icon=":material/call_split:",
+        )
+        for result in results:
+            with st.container(border=True):
+                render_result(result, ctx, now)
+        return
+    for result in results:
+        render_result(result, ctx, now)
+
+
+def render_result(result: Result, ctx: AppContext, now: float) -> None:
+    if result.status is Status.FOUND:
+        _found(result, now)
+    elif result.status is Status.NOT_FOUND:
+        _not_found(result, ctx, now)
+    elif result.status is Status.INVALID_RECORD:
+        _invalid_record(result)
+    elif result.status is Status.INVALID_ID:
+        st.error(f"**Not an ID** — {md_escape(result.detail)}", icon=":material/block:")
+    else:
+        st.error(md_escape(result.detail), icon=":material/error:")
+
+
+def _found(result: Result, now: float) -> None:
+    st.markdown(
+        f"#### :green-badge[:material/check: Found] {md_code(result.entity_type)} "
+        f"{md_code(result.entity_id)}"
+    )
+    if result.run_url:
+        st.link_button(
+            f"Open run {md_escape(result.run_id)} in Trigger.dev",
+            result.run_url,
+            type="primary",
+            icon=":material/open_in_new:",
+        )
+    else:
+        st.warning(
+            "This run ID is not of the form `run_<letters/digits>`, so it is shown without a link.",
+            icon=":material/link_off:",
+        )
+    st.caption("Run ID (copy with the button on the right)")
+    st.code(result.run_id or "", language=None)
+    if result.organization_id:
+        org = md_code(result.organization_id)
+    else:
+        org = "*unknown* — the record carries no organization (minimal record)"
+    processed = "*unknown*"
+    if result.processed_at is not None:
+        processed = f"{utc_text(result.processed_at)} · {ago(result.processed_at, now)}"
+        if result.processed_at_inferred:
+            processed += " · :orange-badge[inferred from TTL]"
+    lines = [
+        f"**Entity** {md_code(result.entity_type)} {md_code(result.entity_id)}",
+        f"**Organization** {org}",
+        f"**Processed** {processed}",
+        f"**Expires** {utc_text(result.expires_at) or '—'} · "
+        f"{expires_text(result.expires_at, now)}",
+        f"**Key** {md_code(result.key)}",
+    ]
+    st.markdown("  \n".join(lines))
+    if result.processed_at_inferred:
+        st.caption(
+            "The record has no timestamp: the processing time is the key's age, "
+            "from its remaining TTL (`now − (TTL − remaining)`)."
+        )
+    notes = [n for n in result.detail.split("; ") if n and n != "time inferred from TTL"]
+    if notes:
+        st.caption(f"Notes: {md_escape('; '.join(notes))}")
+    if result.metadata:
+        st.markdown("**Metadata**")
+        st.json(result.metadata, expanded=True)
+
+
+def _not_found(result: Result, ctx: AppContext, now: float) -> None:
+    settings = ctx.settings
+    st.warning(f"**Not found:** {md_code(result.query)}", icon=":material/search_off:")
+    if result.key:
+        keys = [result.key]
+    else:
+        namespace = settings.telemetry_namespace
+        keys = [make_key(namespace, t, result.entity_id or "") for t in settings.registry.types]
+    what = "this key" if len(keys) == 1 else f"these {len(keys)} keys (no known ID prefix)"
+    st.markdown(f"Checked {what}:")
+    st.code("\n".join(keys), language=None)
+    ttl = settings.telemetry_ttl_seconds
+    cutoff = utc_text(datetime.fromtimestamp(now - ttl, tz=UTC))
+    st.markdown(
+        "Why this happens:\n"
+        "- **Never processed** — no task that writes telemetry has handled this entity yet, "
+        "or the ID is mistyped (check the prefix and the namespace "
+        f"{md_code(settings.telemetry_namespace)}).\n"
+        f"- **Expired** — records expire {ttl_text(ttl)} after the last write; an entity last "
+        f"processed before {cutoff} is no longer in Redis."
+    )
+
+
+def _invalid_record(result: Result) -> None:
+    reason = result.detail
+    head = f"invalid record at {result.key}: "
+    if result.key and reason.startswith(head):
+        reason = reason[len(head) :]
+    st.error(
+        f"**Invalid record** at {md_code(result.key)} — {md_escape(reason)}",
+        icon=":material/report:",
+    )
+    if result.raw_value is not None:
+        st.caption("Raw value (truncated):")
+        st.code(truncate(result.raw_value, 500), language=None, wrap_lines=True)
+    st.caption(
+        "The producer wrote something that is not a telemetry record (JSON with a string "
+        "`runId`); the run cannot be known from it."
+    )
+
+
+def demo_examples(ctx: AppContext) -> list[tuple[str, str]]:
+    """A few IDs present in the demo data (cached per process): one per type, an ID with
+    no known prefix, an invalid record, and one that does not exist."""
+    return _demo_examples(ctx.key, ctx)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _demo_examples(key: str, _ctx: AppContext) -> list[tuple[str, str]]:
+    reader = _ctx.reader
+    registry = _ctx.settings.registry
+    found: dict[str, str] = {}
+    unprefixed: str | None = None
+    invalid: str | None = None
+    for batch in reader.scan(max_keys=2_000):
+        for record in batch.records:
+            if registry.match(record.entity_id) is None:
+                unprefixed = unprefixed or record.entity_id
+            elif record.entity_type not in found:
+                found[record.entity_type] = record.entity_id
+        for bad in batch.invalid:
+            parts = bad.key.split(":", 2)
+            if invalid is None and len(parts) == 3:
+                invalid = f"{parts[1]}:{parts[2]}"
+    preferred = [t for t in ("payment", "invoice", "subscription") if t in found]
+    preferred += [t for t in found if t not in preferred]
+    examples = [(entity_type, found[entity_type]) for entity_type in preferred[:3]]
+    if unprefixed:
+        examples.append(("no known prefix", unprefixed))
+    if invalid:
+        examples.append(("invalid record", invalid))
+    examples.append(("not found", "pym_0000000000000000000000"))
+    return examples

@@ -1,0 +1,436 @@
+"""The Summary page's machinery: a scan cached per (settings, window, filters), and its views.
+
+A summary is computed once (with ``st.progress``), then kept process-wide for
+``CACHE_SECONDS`` together with everything derived from it (tables, altair
+charts, CSV builders), so a rerun with a warm cache only renders. The cache is
+our own rather than ``st.cache_data``: the scan reports progress to an element
+created outside it, which ``st.cache_data`` cannot replay, and a
+``st.cache_data`` hit would unpickle up to ``ROWS_KEPT`` rows on every rerun.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+
+from telemetry import WINDOWS, Summary, summarize
+
+from .context import AppContext
+from .format import ago, md_escape, utc_text
+from .render import Memo, download
+
+CACHE_SECONDS = 60.0
+CACHE_ENTRIES = 16
+ROWS_KEPT = 50_000  # raw rows kept for the rows CSV
+TOP_ORGS = 15
+UNKNOWN = "(unknown)"
+WINDOW_KEY = "summary_window"
+TYPES_KEY = "summary_types"
+ORGS_KEY = "summary_orgs"
+WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "all": "All (within TTL)"}
+DEFAULT_WINDOW = "24h"
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """An altair chart compiled once: its Vega-Lite spec and its data as Arrow bytes.
+
+    ``st.altair_chart`` would validate and serialise the chart on every rerun
+    (tens of ms for three charts); a cached summary renders from this instead.
+    """
+
+    spec: dict[str, Any]
+    datasets: dict[str, bytes]
+
+    @classmethod
+    def of(cls, chart: alt.Chart) -> Spec:
+        spec = chart.to_dict()
+        datasets = {
+            str(name): convert_anything_to_arrow_bytes(pd.DataFrame(rows))
+            for name, rows in spec.pop("datasets", {}).items()
+        }
+        return cls(spec, datasets)
+
+    def render(self) -> None:
+        # Streamlit moves "datasets" out of the spec it is given: hand it a fresh top level.
+        st.vega_lite_chart(spec={**self.spec, "datasets": dict(self.datasets)}, width="stretch")
+
+
+@dataclass(slots=True)
+class SummaryView:
+    summary: Summary
+    computed_at: float  # time.monotonic() when the scan finished
+    types_seen: list[str]
+    orgs_seen: list[str]  # by records, descending ("" = unknown)
+    by_type: Spec | None
+    top_orgs: Spec | None
+    hourly: Spec | None
+    # Tables as Arrow, converted once: st.dataframe then only serialises them.
+    pivot: pa.Table
+    statuses: pa.Table
+    invalid_reasons: pa.Table
+    invalid_examples: pa.Table
+    groups_csv: Memo
+    rows_csv: Memo
+
+
+@st.cache_resource(show_spinner=False)
+def _views() -> tuple[threading.Lock, dict[tuple[Any, ...], SummaryView]]:
+    """Process-wide: every session with the same settings and filters shares a scan."""
+    return threading.Lock(), {}
+
+
+def cache_key(ctx: AppContext, window: str, types: list[str], orgs: list[str]) -> tuple[Any, ...]:
+    return (ctx.key, window, tuple(sorted(types)), tuple(sorted(orgs)))
+
+
+def cached(key: tuple[Any, ...]) -> SummaryView | None:
+    lock, views = _views()
+    with lock:
+        view = views.get(key)
+    if view is None or time.monotonic() - view.computed_at > CACHE_SECONDS:
+        return None
+    return view
+
+
+def compute(
+    ctx: AppContext, window: str, types: list[str], orgs: list[str], *, refresh: bool = False
+) -> SummaryView:
+    """The cached view, or a fresh scan with a progress bar (``refresh`` forces one)."""
+    key = cache_key(ctx, window, types, orgs)
+    view = None if refresh else cached(key)
+    if view is not None:
+        return view
+    cap = ctx.settings.scan_max_keys
+    namespace = ctx.settings.telemetry_namespace
+    bar = st.progress(0.0, text=f"Scanning {namespace}:* …")
+
+    def progress(scanned: int, records: int, invalid: int) -> None:
+        bar.progress(
+            min(scanned / cap, 1.0),
+            text=f"Scanning {namespace}:* — {scanned:,} keys, {records:,} records in the "
+            f"window, {invalid:,} invalid",
+        )
+
+    try:
+        summary = summarize(
+            ctx.reader,
+            since=WINDOWS[window],
+            types=types or None,
+            organizations=orgs or None,
+            keep_rows=ROWS_KEPT,
+            progress=progress,
+        )
+    finally:
+        bar.empty()
+    view = build_view(summary, window)
+    lock, views = _views()
+    with lock:
+        views[key] = view
+        now = time.monotonic()
+        for old in [k for k, v in views.items() if now - v.computed_at > CACHE_SECONDS]:
+            del views[old]
+        while len(views) > CACHE_ENTRIES:
+            del views[min(views, key=lambda k: views[k].computed_at)]
+    return view
+
+
+def _org_label(org: str) -> str:
+    return org or UNKNOWN
+
+
+def build_view(summary: Summary, window: str) -> SummaryView:
+    by_type = summary.by_type.most_common()
+    by_org = summary.by_org.most_common()
+    type_frame = pd.DataFrame(
+        {"entity_type": [t for t, _ in by_type], "records": [n for _, n in by_type]}
+    )
+    org_frame = pd.DataFrame(
+        {
+            "organization": [_org_label(o) for o, _ in by_org[:TOP_ORGS]],
+            "records": [n for _, n in by_org[:TOP_ORGS]],
+        }
+    )
+    hours = sorted(summary.hourly.items())
+    hourly_frame = pd.DataFrame(
+        {
+            "hour": pd.to_datetime([h for (h, _), _ in hours], unit="s", utc=True),
+            "entity_type": [t for (_, t), _ in hours],
+            "records": [n for _, n in hours],
+        }
+    )
+    statuses = sorted(summary.statuses.items(), key=lambda item: (item[0][0], -item[1]))
+    per_type = {t: n for t, n in by_type}
+    status_frame = pd.DataFrame(
+        {
+            "entity_type": [t for (t, _), _ in statuses],
+            "status": [s for (_, s), _ in statuses],
+            "records": [n for _, n in statuses],
+            "share": [n / per_type[t] if per_type.get(t) else 0.0 for (t, _), n in statuses],
+        }
+    )
+    reasons = summary.invalid_reasons.most_common()
+    groups_csv = Memo(lambda: summary.groups_csv().encode("utf-8"))
+    rows_csv = Memo(lambda: summary.rows_csv().encode("utf-8"))
+    return SummaryView(
+        summary=summary,
+        computed_at=time.monotonic(),
+        types_seen=[t for t, _ in by_type],
+        orgs_seen=[o for o, _ in by_org],
+        by_type=Spec.of(_bar(type_frame, "entity_type", "Entity type")) if by_type else None,
+        top_orgs=Spec.of(_bar(org_frame, "organization", "Organization")) if by_org else None,
+        hourly=Spec.of(_hourly(hourly_frame)) if hours else None,
+        pivot=_arrow(_pivot(summary)),
+        statuses=_arrow(status_frame),
+        invalid_reasons=pa.table(
+            {"reason": [r for r, _ in reasons], "records": [n for _, n in reasons]},
+            schema=pa.schema([("reason", pa.string()), ("records", pa.int64())]),
+        ),
+        invalid_examples=pa.table(
+            {
+                "key": [e.key for e in summary.invalid_examples],
+                "reason": [e.reason for e in summary.invalid_examples],
+                "raw value (truncated)": [e.raw for e in summary.invalid_examples],
+            },
+            schema=pa.schema(
+                [
+                    ("key", pa.string()),
+                    ("reason", pa.string()),
+                    ("raw value (truncated)", pa.string()),
+                ]
+            ),
+        ),
+        groups_csv=groups_csv,
+        rows_csv=rows_csv,
+    )
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def _bar(frame: pd.DataFrame, field: str, title: str) -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("records:Q", title="Records"),
+            y=alt.Y(
+                f"{field}:N",
+                sort="-x",
+                title=None,
+                axis=alt.Axis(labelLimit=260, labelOverlap=False),
+            ),
+            tooltip=[alt.Tooltip(f"{field}:N", title=title), alt.Tooltip("records:Q", format=",")],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
+def _hourly(frame: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
+            y=alt.Y("sum(records):Q", title="Records", stack="zero"),
+            color=alt.Color("entity_type:N", title="Entity type"),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
+                alt.Tooltip("entity_type:N", title="Entity type"),
+                alt.Tooltip("sum(records):Q", title="Records", format=","),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def _pivot(summary: Summary) -> pd.DataFrame:
+    """Organizations × entity types (records), busiest organization first.
+
+    The two fixed columns are capitalised: entity types are lower snake case,
+    so no type (``organization`` is one) can collide with them.
+    """
+    if not summary.groups:
+        return pd.DataFrame({"Organization": [], "Total": []})
+    long = pd.DataFrame(
+        {
+            "Organization": [_org_label(org) for _, org in summary.groups],
+            "entity_type": [t for t, _ in summary.groups],
+            "records": [int(v[0]) for v in summary.groups.values()],
+        }
+    )
+    table = long.pivot_table(
+        index="Organization", columns="entity_type", values="records", aggfunc="sum", fill_value=0
+    )
+    table.columns.name = None
+    table.insert(0, "Total", table.sum(axis=1))
+    return table.sort_values("Total", ascending=False).reset_index()
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def render_notes(view: SummaryView, ctx: AppContext, window: str) -> None:
+    summary = view.summary
+    age = ago(summary.as_of, time.time())
+    since = (
+        f"records processed since {utc_text(summary.window_start)}"
+        if summary.window_start is not None
+        else "every record within the TTL"
+    )
+    st.caption(
+        f"As of {utc_text(summary.as_of)} ({age}) · {since} · cached for "
+        f"{int(CACHE_SECONDS)} s — **Refresh** scans again."
+    )
+    if summary.capped:
+        st.warning(
+            f"Sampled {summary.scanned_keys:,} keys (cap reached: SCAN_MAX_KEYS="
+            f"{ctx.settings.scan_max_keys:,}). The numbers cover only the keys scanned.",
+            icon=":material/data_thresholding:",
+        )
+    if summary.error:
+        st.warning(
+            f"Incomplete scan — {md_escape(summary.error)} Partial results below.",
+            icon=":material/warning:",
+        )
+
+
+def render_metrics(view: SummaryView) -> None:
+    summary = view.summary
+    inferred = f"{summary.inferred_times / summary.records:.0%}" if summary.records else "—"
+    cells = [
+        ("Records", f"{summary.records:,}", "Valid records in the window (and filters)"),
+        (
+            "Organizations",
+            f"{len(view.orgs_seen):,}",
+            "Distinct organizations (unknown counts as one)",
+        ),
+        ("Entity types", f"{len(view.types_seen):,}", "Entity types with records"),
+        ("Invalid records", f"{summary.invalid_records:,}", "Keys whose value is not a record"),
+        ("Keys scanned", f"{summary.scanned_keys:,}", "Keys read by SCAN in the namespace"),
+        ("Time inferred", inferred, "Records without a timestamp: time from the key's TTL"),
+    ]
+    with st.container(horizontal=True, gap="medium"):
+        for label, value, help_text in cells:
+            st.metric(label, value, help=help_text, border=True)
+
+
+TAB_KEY = "summary_tab"
+TAB_OVERVIEW = "By type and organization"
+TAB_TIME = "Over time"
+TAB_PIVOT = "Type × organization"
+TAB_STATUS = "Statuses"
+TAB_INVALID = "Invalid records"
+
+
+def render_sections(view: SummaryView) -> None:
+    """The charts and tables, one tab each; only the open tab is built on a rerun."""
+    summary = view.summary
+    if not summary.records and not summary.invalid_records:
+        st.info("No records in this window and filters.", icon=":material/inbox:")
+        return
+    labels = [TAB_OVERVIEW, TAB_TIME, TAB_PIVOT]
+    if view.statuses.num_rows:
+        labels.append(TAB_STATUS)
+    if summary.invalid_records:
+        labels.append(TAB_INVALID)
+    if st.session_state.get(TAB_KEY) not in (None, *labels):
+        st.session_state[TAB_KEY] = TAB_OVERVIEW
+    tabs = dict(zip(labels, st.tabs(labels, key=TAB_KEY, on_change="rerun"), strict=True))
+    if tabs[TAB_OVERVIEW].open:
+        with tabs[TAB_OVERVIEW]:
+            _overview(view)
+    if tabs[TAB_TIME].open:
+        with tabs[TAB_TIME]:
+            st.caption("Records per hour (UTC), stacked by entity type.")
+            if view.hourly is not None:
+                view.hourly.render()
+    if tabs[TAB_PIVOT].open:
+        with tabs[TAB_PIVOT]:
+            st.caption("Records per organization and entity type, busiest organization first.")
+            st.dataframe(
+                view.pivot,
+                hide_index=True,
+                column_config={"Organization": st.column_config.TextColumn(pinned=True)},
+                height=420 if view.pivot.num_rows > 12 else "auto",
+            )
+    if TAB_STATUS in tabs and tabs[TAB_STATUS].open:
+        with tabs[TAB_STATUS]:
+            st.caption("From `metadata.status`, for records that carry one.")
+            st.dataframe(
+                view.statuses,
+                hide_index=True,
+                column_config={
+                    "entity_type": st.column_config.TextColumn("Entity type"),
+                    "status": st.column_config.TextColumn("Status"),
+                    "records": st.column_config.NumberColumn("Records"),
+                    "share": st.column_config.ProgressColumn(
+                        "Share of the type", format="percent", min_value=0.0, max_value=1.0
+                    ),
+                },
+                height=420 if view.statuses.num_rows > 12 else "auto",
+            )
+    if TAB_INVALID in tabs and tabs[TAB_INVALID].open:
+        with tabs[TAB_INVALID]:
+            _invalid(view)
+
+
+def _overview(view: SummaryView) -> None:
+    if not view.summary.records:
+        st.caption("No valid records in this window and filters.")
+        return
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Records by entity type**")
+        if view.by_type is not None:
+            view.by_type.render()
+    with right:
+        st.markdown(f"**Top {min(TOP_ORGS, len(view.orgs_seen))} organizations**")
+        if view.top_orgs is not None:
+            view.top_orgs.render()
+
+
+def _invalid(view: SummaryView) -> None:
+    summary = view.summary
+    st.caption(
+        f"{summary.invalid_records:,} keys in the namespace hold something that is not a "
+        "telemetry record (JSON with a string `runId`); lookups of these entities say why too."
+    )
+    st.dataframe(view.invalid_reasons, hide_index=True)
+    st.dataframe(
+        view.invalid_examples,
+        hide_index=True,
+        column_config={"raw value (truncated)": st.column_config.TextColumn(width="large")},
+    )
+
+
+def render_downloads(view: SummaryView, window: str) -> None:
+    summary = view.summary
+    with st.container(horizontal=True, gap="small"):
+        download(
+            "Grouped CSV",
+            view.groups_csv,
+            file_name=f"run-lookup-summary-{window}.csv",
+            mime="text/csv",
+            key="summary_download_groups",
+            help="entity_type, organization_id, records, latest_processed_at",
+        )
+        download(
+            "Rows CSV",
+            view.rows_csv,
+            file_name=f"run-lookup-rows-{window}.csv",
+            mime="text/csv",
+            key="summary_download_rows",
+            help="One row per record in the window",
+        )
+    if summary.rows_truncated:
+        st.caption(f"The rows CSV holds the first {ROWS_KEPT:,} records of the window.")
