@@ -49,7 +49,7 @@ if not signed_in:
 
 ctx = None
 with context.edge():
-    ctx = context.app_context()
+    ctx = context.app_context(settings)
 conn = context.connection(ctx) if ctx is not None else None
 
 with st.sidebar:

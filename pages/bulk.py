@@ -36,7 +36,6 @@ again = st.button(
     "Resolve",
     type="primary",
     icon=":material/play_arrow:",
-    disabled=source is None,
     help="Look every ID up now (again, if this list was resolved already)",
 )
 if source is None:

@@ -33,4 +33,4 @@ with main:
             lookup_view.remember(text, results)
             lookup_view.render_results(text, results, ctx)
 with side:
-    lookup_view.render_history(text)
+    lookup_view.render_history()

@@ -44,7 +44,8 @@ types_slot.multiselect(
 )
 orgs_slot.multiselect(
     "Organizations",
-    list(dict.fromkeys([*orgs, *seen_orgs])),
+    # The busiest ones (any other can be typed): a long option list is sent on every rerun.
+    list(dict.fromkeys([*orgs, *seen_orgs[: summary_view.ORG_OPTIONS]])),
     key=ORGS_KEY,
     format_func=lambda org: org or UNKNOWN,
     placeholder="All organizations",

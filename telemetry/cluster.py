@@ -45,6 +45,8 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import (
     AskError,
+    ClusterDownError,
+    MasterDownError,
     MovedError,
     NoPermissionError,
     RedisClusterException,
@@ -87,7 +89,21 @@ def cluster_failure(exc: BaseException, url: str) -> StoreUnavailableError:
             + CLUSTER_PRIVILEGE_RULES.format(namespace="<namespace>")
             + " on every node",
         )
+    if isinstance(exc, ClusterDownError) and not isinstance(exc, MasterDownError):
+        return StoreUnavailableError(
+            f"The Redis Cluster is down ({text}).",
+            url=url,
+            hint="a primary with no replica to take over has failed, so the cluster refuses "
+            "reads; bring it back (or set cluster-allow-reads-when-down yes on the nodes to "
+            "read the other slots meanwhile)",
+        )
     if isinstance(exc, RedisClusterException):
+        if "db" in text.lower() and "cluster mode" in text:
+            return StoreUnavailableError(
+                "REDIS_URL selects a database, but a Redis Cluster only has database 0.",
+                url=url,
+                hint="drop the /N (or ?db=N) from REDIS_URL",
+            )
         if "not enabled" in text:  # redis-py's words for "CLUSTER SLOTS failed"
             return StoreUnavailableError(
                 "Redis does not answer as a cluster node (CLUSTER SLOTS failed).",
@@ -125,7 +141,8 @@ def _encode(key: str | bytes) -> bytes:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """As the reader turns a key into text (so prefetched answers match its keys)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class _Request:
@@ -207,13 +224,13 @@ class _Outcome:
 class _ScanNode:
     """One primary's SCAN state in ``scan_fetch``."""
 
-    __slots__ = ("answered", "complete", "cursor", "error", "layout", "node", "pending", "request")
+    __slots__ = ("answered", "complete", "cursor", "error", "groups", "node", "pending", "request")
 
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
         self.cursor = 0
         self.pending: list[bytes] = []  # keys of the last SCAN reply, read in the next round
-        self.layout: list[tuple[str, list[int]]] = []
+        self.groups: list[list[int]] = []  # MGET slot groups of ``pending``, as sent
         self.request: _Request | None = None
         self.complete = False  # cursor back to 0 within the budget
         self.answered = False
@@ -233,6 +250,7 @@ class ClusterStore(Store):
         self._down: dict[str, tuple[float, str]] = {}  # node name -> (until, message)
         self._lock = threading.Lock()
         self._extra_nodes: dict[str, ClusterNode] = {}
+        self._local = threading.local()  # per thread: scan_fetch's answers for inspect
 
     # -- description and health ----------------------------------------------
 
@@ -320,10 +338,37 @@ class ClusterStore(Store):
         primary (MGET answers nil, not an error, for a non-string key)."""
         if not keys:
             return []
+        prefetched = getattr(self._local, "prefetched", None)
+        if prefetched and all(key in prefetched for key in keys):
+            return [prefetched[key] for key in keys]  # read by scan_fetch for this batch
         outcome = self._read(keys, ("TYPE", "PTTL", "MGET"))
         if outcome.failed:
             raise self._first_error(outcome)
         return [(_text(kind), value, pttl) for kind, pttl, value in outcome.results]
+
+    def _prefetch_odd(
+        self, batches: list[tuple[list[bytes], list[Any], list[int]]]
+    ) -> tuple[dict[str, tuple[str, Any, int]], StoreUnavailableError | None]:
+        """What ``inspect`` will be asked about these batches (keys MGET read as nil but
+        that exist: non-string keys), read now, while scan_fetch can still attribute a
+        failure to the scan instead of the caller's decoding."""
+        odd = [
+            _text(key)
+            for keys, values, pttls in batches
+            for key, value, pttl in zip(keys, values, pttls, strict=True)
+            if value is None and pttl != -2
+        ]
+        if not odd:
+            return {}, None
+        outcome = self._read(odd, ("TYPE", "PTTL", "MGET"))
+        answers: dict[str, tuple[str, Any, int]] = {}
+        for index, key in enumerate(odd):
+            if index in outcome.failed:
+                answers[key] = ("none", None, -2)  # not counted; the scan ends incomplete
+            else:
+                kind, pttl, value = outcome.results[index]
+                answers[key] = (_text(kind), value, pttl)
+        return answers, self._first_error(outcome) if outcome.failed else None
 
     @staticmethod
     def _first_error(outcome: _Outcome) -> StoreUnavailableError:
@@ -353,6 +398,7 @@ class ClusterStore(Store):
                 [(node, cmds) for (node, _, _), (cmds, _) in zip(groups, plans, strict=True)]
             )
             unreachable: list[ClusterNode] = []
+            unreachable_keys: list[int] = []
             for (node, asking, indexes), (_, layout), (request, replies) in zip(
                 groups, plans, exchanged, strict=True
             ):
@@ -364,6 +410,7 @@ class ClusterStore(Store):
                     self._mark_down(node, str(error))
                     if isinstance(request.error, (redis.ConnectionError, redis.TimeoutError)):
                         unreachable.append(node)
+                        unreachable_keys.extend(indexes)
                     continue
                 self._mark_up(node)
                 if asking:  # a failed ASKING (e.g. NOPERM) is its command's answer
@@ -371,10 +418,11 @@ class ClusterStore(Store):
                         asked if isinstance(asked, Exception) else reply
                         for asked, reply in zip(replies[0::2], replies[1::2], strict=True)
                     ]
-                self._apply(layout, replies, commands, outcome)
+                self._apply(layout, replies, outcome)
             pending = sorted(outcome.retry - outcome.failed.keys())
             if round_no == 0 and unreachable:
-                pending = sorted(set(pending) | self._rerouted(slots, outcome, unreachable))
+                moved = self._rerouted(slots, outcome, unreachable, unreachable_keys)
+                pending = sorted(set(pending) | moved)
             if not pending:
                 break
             if outcome.moved:
@@ -439,11 +487,13 @@ class ClusterStore(Store):
         commands: tuple[str, ...],
         asking: bool,
         single: bool,
-    ) -> tuple[list[Command], list[tuple[str, list[int]]]]:
-        """The commands for one node, and which keys each command's reply answers."""
+    ) -> tuple[list[Command], list[tuple[int, bool, list[Any]]]]:
+        """The commands for one node, and the layout of their replies: per command
+        ``(column, is_mget, items)``, one reply per item (a slot group of indexes for
+        MGET, an index otherwise)."""
         cmds: list[Command] = []
-        layout: list[tuple[str, list[int]]] = []
-        for command in commands:
+        layout: list[tuple[int, bool, list[Any]]] = []
+        for column, command in enumerate(commands):
             if command == "MGET":
                 if single or asking:
                     groups = [[i] for i in indexes]
@@ -452,41 +502,46 @@ class ClusterStore(Store):
                     for i in indexes:
                         by_slot.setdefault(slots[i], []).append(i)
                     groups = list(by_slot.values())
-                for group in groups:
-                    if asking:
-                        cmds.append(("ASKING",))
-                    if len(group) == 1:
-                        cmds.append(("MGET", keys[group[0]]))
-                    else:
-                        cmds.append(("MGET", *[keys[i] for i in group]))
-                    layout.append((command, group))
+                mgets = [
+                    ("MGET", keys[g[0]]) if len(g) == 1 else ("MGET", *[keys[i] for i in g])
+                    for g in groups
+                ]
+                layout.append((column, True, groups))
             else:
-                for i in indexes:
-                    if asking:
-                        cmds.append(("ASKING",))
-                    cmds.append((command, keys[i]))
-                    layout.append((command, [i]))
+                mgets = [(command, keys[i]) for i in indexes]
+                layout.append((column, False, indexes))
+            if asking:
+                for cmd in mgets:
+                    cmds.append(("ASKING",))
+                    cmds.append(cmd)
+            else:
+                cmds.extend(mgets)
         return cmds, layout
 
     def _apply(
-        self,
-        layout: list[tuple[str, list[int]]],
-        replies: list[Any],
-        commands: tuple[str, ...],
-        outcome: _Outcome,
+        self, layout: list[tuple[int, bool, list[Any]]], replies: list[Any], outcome: _Outcome
     ) -> None:
-        column = {command: n for n, command in enumerate(commands)}
         results = outcome.results
-        for (command, group), reply in zip(layout, replies, strict=True):
-            if isinstance(reply, Exception):
-                for i in group:
-                    self._key_error(i, reply, outcome)
-            elif command == "MGET":
-                col = column["MGET"]
-                for i, value in zip(group, reply, strict=True):
-                    results[i][col] = value
+        pos = 0
+        for column, mget, items in layout:
+            part = replies[pos : pos + len(items)]
+            pos += len(items)
+            if mget:
+                for group, reply in zip(items, part, strict=True):
+                    if isinstance(reply, Exception):
+                        for i in group:
+                            self._key_error(i, reply, outcome)
+                    else:
+                        for i, value in zip(group, reply, strict=True):
+                            results[i][column] = value
             else:
-                results[group[0]][column[command]] = reply
+                for i, reply in zip(items, part, strict=True):
+                    if isinstance(reply, Exception):
+                        self._key_error(i, reply, outcome)
+                    else:
+                        results[i][column] = reply
+        if pos != len(replies):
+            raise redis.ConnectionError(f"expected {pos} replies, got {len(replies)}")
 
     def _key_error(self, index: int, exc: Exception, outcome: _Outcome) -> None:
         if isinstance(exc, MovedError):  # before AskError: MovedError is one
@@ -501,8 +556,10 @@ class ClusterStore(Store):
         else:
             outcome.failed.setdefault(index, str(cluster_failure(exc, self.url)))
 
-    def _rerouted(self, slots: list[int], outcome: _Outcome, nodes: list[ClusterNode]) -> set[int]:
-        """After a primary was unreachable: re-read the slot map; the failed keys whose slot
+    def _rerouted(
+        self, slots: list[int], outcome: _Outcome, nodes: list[ClusterNode], indexes: list[int]
+    ) -> set[int]:
+        """After primaries were unreachable: re-read the slot map; their keys whose slot
         now has another owner (a replica promoted) are retried."""
         names = {node.name for node in nodes}
         try:
@@ -511,10 +568,10 @@ class ClusterStore(Store):
             return set()
         slot_map = self.client.nodes_manager.slots_cache
         retried: set[int] = set()
-        for index in list(outcome.failed):
+        for index in indexes:
             owners = slot_map.get(slots[index])
             if owners and owners[0].name not in names:
-                del outcome.failed[index]
+                outcome.failed.pop(index, None)
                 retried.add(index)
         return retried
 
@@ -542,6 +599,7 @@ class ClusterStore(Store):
         states = [_ScanNode(node) for node in self.primaries]
         room = max_keys
         capped = False
+        late_errors: list[StoreUnavailableError] = []  # failures reading odd keys
         for state in states:
             message = self._down_message(state.node)
             if message is not None:
@@ -589,12 +647,18 @@ class ClusterStore(Store):
                     for state in states:
                         if state.scanning:
                             state.cursor = -1
+                prefetched, failure = self._prefetch_odd(batches)  # (rare; servers idle now)
+                if failure is not None:
+                    late_errors.append(failure)
                 self._scan_send(states, pattern, count)  # next round in flight ...
+                self._local.prefetched = prefetched
                 for keys, values, pttls in batches:  # ... while the caller decodes this one
                     yield keys, values, pttls, False, False, ""
+                self._local.prefetched = None
                 if all(state.request is None for state in states):
                     break
             errors = [state.error for state in states if state.error is not None]
+            errors += late_errors
             if errors:
                 if not any(state.answered for state in states):
                     raise errors[0]  # nothing read anywhere: Redis is down
@@ -602,50 +666,58 @@ class ClusterStore(Store):
                 return
             yield [], [], [], True, all(state.complete for state in states), ""
         finally:
+            self._local.prefetched = None
             for state in states:
                 if state.request is not None:
                     state.request.close(dirty=True)
 
     def _scan_send(self, states: list[_ScanNode], pattern: str, count: int) -> None:
+        """Each live primary's next request: SCAN (unless done) + MGETs and PTTLs of the
+        keys of its last SCAN reply."""
         for state in states:
             if state.error is not None or not (state.scanning or state.pending):
                 continue
             cmds: list[Command] = []
             if state.scanning:
                 cmds.append(("SCAN", state.cursor, "MATCH", pattern, "COUNT", count))
-            state.layout = []
-            if state.pending:
-                by_slot: dict[int, list[int]] = {}
-                for i, key in enumerate(state.pending):
-                    by_slot.setdefault(key_slot(key), []).append(i)
-                for group in by_slot.values():
-                    cmds.append(("MGET", *(state.pending[i] for i in group)))
-                    state.layout.append(("MGET", group))
-                for i, key in enumerate(state.pending):
-                    cmds.append(("PTTL", key))
-                    state.layout.append(("PTTL", [i]))
+            keys = state.pending
+            by_slot: dict[int, list[int]] = {}
+            for i, key in enumerate(keys):
+                by_slot.setdefault(key_slot(key), []).append(i)
+            state.groups = list(by_slot.values())
+            cmds.extend(
+                ("MGET", keys[g[0]]) if len(g) == 1 else ("MGET", *[keys[i] for i in g])
+                for g in state.groups
+            )
+            cmds.extend(("PTTL", key) for key in keys)
             request = _Request(self, state.node, cmds)
             request.send()
             state.request = request
 
     def _scan_replies(self, state: _ScanNode, replies: list[Any]) -> tuple[list[Any], list[int]]:
-        """Values and PTTLs of a scanned batch; keys whose slot moved since the SCAN are
-        read again through the slot map."""
+        """Values and PTTLs of a scanned batch (the replies after SCAN's); keys whose slot
+        moved since the SCAN are read again through the slot map."""
         keys = state.pending
         values: list[Any] = [None] * len(keys)
-        pttls: list[int] = [-2] * len(keys)
+        groups = state.groups
+        if len(replies) != len(groups) + len(keys):
+            raise redis.ConnectionError(f"expected {len(groups) + len(keys)} replies")
+        pttls: list[Any] = replies[len(groups) :]
         again: set[int] = set()
-        for (command, group), reply in zip(state.layout, replies, strict=True):
+        for group, reply in zip(groups, replies, strict=False):
             if isinstance(reply, Exception):
                 if isinstance(reply, (AskError, TryAgainError)):  # MOVED is an AskError
                     again.update(group)
                     continue
                 raise reply
-            if command == "MGET":
-                for i, value in zip(group, reply, strict=True):
-                    values[i] = value
-            else:
-                pttls[group[0]] = reply
+            for i, value in zip(group, reply, strict=True):
+                values[i] = value
+        for i, pttl in enumerate(pttls):
+            if isinstance(pttl, Exception):
+                if isinstance(pttl, (AskError, TryAgainError)):
+                    again.add(i)
+                    continue
+                raise pttl
         if again:
             order = sorted(again)
             outcome = self._read([keys[i] for i in order], ("MGET", "PTTL"))

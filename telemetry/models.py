@@ -176,11 +176,11 @@ def parse_timestamp(value: Any) -> datetime | None:
                 return None
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
+            if parsed.tzinfo is None:
+                return parsed.replace(tzinfo=UTC)
+            return parsed.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
             return None
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
     if isinstance(value, (int, float)):
         try:
             return _from_epoch(float(value))
@@ -202,6 +202,6 @@ def format_time(value: datetime | None) -> str:
         return ""
     value = value.astimezone(UTC)
     millis = value.microsecond // 1000
-    if millis:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis:03d}Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # %Y does not pad years before 1000 on every platform; ISO 8601 needs four digits.
+    text = f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S")
+    return text + (f".{millis:03d}Z" if millis else "Z")

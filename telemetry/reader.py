@@ -163,7 +163,17 @@ class TelemetryReader:
                 for key in keys[start:]:
                     failed[key] = str(exc)
                 break
-            self._collect(chunk, values, pttls, found, now)
+            try:
+                self._collect(chunk, values, pttls, found, failed, now)
+            except TelemetryError as exc:
+                # The chunk was read but Redis failed on the keys it had to inspect
+                # (non-string keys): keep what was read, the rest is not.
+                rest = keys[start + len(chunk) :]
+                read = start + len(chunk) - sum(1 for key in chunk if key in failed)
+                error = f"Redis failed after {read:,} of {len(keys):,} keys: {exc}"
+                for key in rest:
+                    failed[key] = str(exc)
+                break
             done_keys += len(chunk)
             if progress is not None:
                 progress(done_keys, len(keys))
@@ -176,8 +186,11 @@ class TelemetryReader:
         values: list[Any],
         pttls: list[int],
         found: dict[str, Result],
+        failed: dict[str, str],
         now: float,
     ) -> None:
+        """Decode a chunk into ``found``; raises ``TelemetryError`` (after marking the keys
+        it could not inspect in ``failed``) when Redis fails on the second round trip."""
         odd: list[str] = []
         for key, raw, pttl in zip(chunk, values, pttls, strict=True):
             if raw is None:
@@ -188,7 +201,12 @@ class TelemetryReader:
                 continue
             found[key] = self._result_for(key, raw, pttl, now)
         if odd:
-            for key, (kind, raw, pttl) in zip(odd, self.store.inspect(odd), strict=True):
+            try:
+                inspected = self.store.inspect(odd)
+            except TelemetryError as exc:
+                failed.update(dict.fromkeys(odd, str(exc)))
+                raise
+            for key, (kind, raw, pttl) in zip(odd, inspected, strict=True):
                 if kind == "none":
                     continue  # expired between the two reads
                 if raw is not None:
@@ -383,6 +401,9 @@ class TelemetryReader:
             scanned += len(keys)
             batch = self._decode_batch(keys, values, pttls, wanted) if keys else ScanBatch()
             batch.scanned = scanned
+            if batch.error:  # Redis failed while inspecting: what was read is kept
+                yield batch
+                return
             batch.done = last and complete
             batch.capped = last and not complete
             yield batch
@@ -421,7 +442,12 @@ class TelemetryReader:
                     ScannedRecord(key, parts.entity_type, parts.entity_id, data, pttl)
                 )
         if odd:
-            for key, (kind, raw, pttl) in zip(odd, self.store.inspect(odd), strict=True):
+            try:
+                inspected = self.store.inspect(odd)
+            except TelemetryError as exc:
+                batch.error = str(exc)
+                return batch
+            for key, (kind, raw, pttl) in zip(odd, inspected, strict=True):
                 if kind == "none":
                     continue
                 parts = parse_key(key, namespace)

@@ -7,6 +7,7 @@ redacted URL and a hint.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # (keys, values, pttls, last, complete, error) — see Store.scan_fetch.
 ScanStep = tuple[list[Any], list[Any], list[int], bool, bool, str]
 
+# The client attribute holding its ``Reconnects`` (set by ``connect``).
+RECONNECTS_ATTR = "run_lookup_reconnects"
 LEAST_PRIVILEGE_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~{namespace}:*"
 
 
@@ -36,7 +39,8 @@ def describe_failure(exc: BaseException, url: str) -> StoreUnavailableError:
             url=url,
             hint="check the username and password in REDIS_URL",
         )
-    if isinstance(exc, redis.ResponseError) and text.startswith("NOPERM"):
+    # redis-py 8 strips the "NOPERM" prefix from the message: trust the type.
+    if isinstance(exc, redis.exceptions.NoPermissionError) or text.startswith("NOPERM"):
         return StoreUnavailableError(
             f"Redis denied a command: {text}.",
             url=url,
@@ -57,6 +61,28 @@ def describe_failure(exc: BaseException, url: str) -> StoreUnavailableError:
     return StoreUnavailableError(
         f"Redis failed: {text}.", url=url, hint="retry; report it if it persists"
     )
+
+
+class Reconnects:
+    """Counts, per thread, the connections of one client that connected *again*.
+
+    redis-py reconnects on its own (a dead pooled socket, the one retry): right
+    for a lookup, wrong for a SCAN, whose cursor means nothing to a restarted or
+    failed-over server. ``Store.scan_fetch`` compares the count of its own
+    thread (the one running its round trips) before and after each round trip.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def count(self) -> int:
+        return getattr(self._local, "count", 0)
+
+    def on_connect(self, connection: Any) -> None:
+        connection.on_connect()  # what redis-py runs when no redis_connect_func is given
+        if getattr(connection, "_run_lookup_connected", False):
+            self._local.count = self.count() + 1
+        connection._run_lookup_connected = True
 
 
 @contextmanager
@@ -121,7 +147,12 @@ class Store:
             strings = [key for key, kind in zip(keys, kinds, strict=True) if kind == "string"]
             values = dict(zip(strings, self.client.mget(strings), strict=True)) if strings else {}
         return [
-            (kind, values.get(key), pttl)
+            # A string gone between TYPE and MGET expired or was deleted: it is "none" now.
+            (
+                "none" if kind == "string" and values.get(key) is None else kind,
+                values.get(key),
+                pttl,
+            )
             for key, kind, pttl in zip(keys, kinds, pttls, strict=True)
         ]
 
@@ -140,6 +171,8 @@ class Store:
         scanning = True
         complete = False
         queued = 0
+        reconnects: Reconnects | None = getattr(self.client, RECONNECTS_ATTR, None)
+        reconnected: int | None = None  # this thread's count after the first round trip
         while True:
             if not scanning and not pending:
                 yield [], [], [], True, complete, ""
@@ -159,6 +192,19 @@ class Store:
                     raise  # nothing read yet: the caller reports Redis as down
                 yield [], [], [], True, False, str(exc)
                 return
+            if reconnects is not None:
+                if reconnected is None:
+                    reconnected = reconnects.count()
+                elif reconnects.count() != reconnected:
+                    lost = StoreUnavailableError(
+                        "Redis reconnected during the scan (restarted or failed over?); a SCAN "
+                        "cursor does not survive that, so keys may have been missed or counted "
+                        "twice.",
+                        url=self.url,
+                        hint="refresh to scan again",
+                    )
+                    yield [], [], [], True, False, str(lost)
+                    return
             new_keys: list[Any] = []
             if scanning:
                 (cursor, new_keys), out = out[0], out[1:]
@@ -187,7 +233,9 @@ def connect(settings: Settings) -> Any:
     """A client for ``REDIS_URL``; in demo mode, an embedded fakeredis with generated data.
 
     Connecting is lazy: nothing is sent until the first command, so this
-    never raises for an unreachable server (``Store.ping`` tells).
+    never raises for an unreachable server (``Store.ping`` tells). Except with
+    ``REDIS_CLUSTER=1``: a cluster client reads the slot map at once, so an
+    unreachable cluster raises ``StoreUnavailableError`` here.
     """
     if settings.demo:
         return demo_client(settings)
@@ -208,7 +256,12 @@ def connect(settings: Settings) -> Any:
             from .cluster import connect_cluster
 
             return connect_cluster(url, options, settings.redacted_redis_url)
-        return redis.Redis.from_url(url, health_check_interval=30, **options)
+        reconnects = Reconnects()
+        client = redis.Redis.from_url(
+            url, health_check_interval=30, redis_connect_func=reconnects.on_connect, **options
+        )
+        setattr(client, RECONNECTS_ATTR, reconnects)
+        return client
 
 
 def demo_client(settings: Settings, *, seed: int = 7) -> Any:

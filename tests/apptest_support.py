@@ -150,8 +150,9 @@ def capture_downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     captured: dict[str, Any] = {}
     original = button.marshall_file
 
-    def recording(coordinates: str, data: Any, proto: Any, mimetype: Any, file_name: Any = None,
-                  **kwargs: Any) -> None:
+    def recording(
+        coordinates: str, data: Any, proto: Any, mimetype: Any, file_name: Any = None, **kwargs: Any
+    ) -> None:
         captured[str(file_name)] = data
         original(coordinates, data, proto, mimetype, file_name, **kwargs)
 

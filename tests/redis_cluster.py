@@ -1,4 +1,4 @@
-"""A real, throwaway Redis Cluster for tests: three primaries, no replicas.
+"""A real, throwaway Redis Cluster for tests: three primaries (replicas optional).
 
 Each node is a ``RedisServer`` (see ``redis_server.py``) started with
 ``--cluster-enabled yes`` on its own free loopback port, with its cluster bus on
@@ -14,10 +14,12 @@ slots; the constructor returns once every node reports ``cluster_state:ok``.
         ...
         cluster.start(0)  # back on the same port, with its slots, empty
 
-A killed node keeps its slots in the cluster's view: the cluster has no
-replica to fail over to. ``cluster-node-timeout`` is long (60 s) so the other
-primaries keep serving their own slots while a test has a node down, instead of
-the whole cluster turning ``CLUSTERDOWN`` after the default 15 s.
+Without replicas (the default) a killed node keeps its slots in the cluster's
+view: there is no replica to fail over to. ``cluster-node-timeout`` is long
+(60 s) so the other primaries keep serving their own slots while a test has a
+node down, instead of the whole cluster turning ``CLUSTERDOWN`` after the
+default 15 s. With ``replicas=1`` and a short ``node_timeout_ms`` a killed
+primary's replica takes over (a failover), as in production.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from types import TracebackType
 from typing import Any
@@ -111,18 +114,35 @@ class LocalCluster:
         self,
         primaries: int = 3,
         *,
+        replicas: int = 0,
+        node_timeout_ms: int = NODE_TIMEOUT_MS,
         executable: str | None = None,
         extra_args: list[str] | None = None,
+        tls: bool = False,
     ) -> None:
         if primaries < 3:
             raise ValueError("redis-cli --cluster create needs at least 3 primaries")
         self.executable = find_redis_server(executable)
         self.cli = find_redis_cli(self.executable)
         self.nodes: list[RedisServer] = []
+        self.tls_ports: list[int] = []
         self._admins: dict[int, redis.Redis] = {}
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.ca_file: str | None = None
         try:
-            ports = free_ports(primaries * 2)
-            for port, bus_port in zip(ports[0::2], ports[1::2], strict=True):
+            tls_args: list[str] = []
+            if tls:
+                tls_args = self._make_certificate()
+            self.replicas = replicas
+            count = primaries * (1 + replicas)
+            per_node = 3 if tls else 2
+            ports = free_ports(count * per_node)
+            for n in range(count):
+                port, bus_port = ports[n * per_node], ports[n * per_node + 1]
+                node_tls: list[str] = []
+                if tls:
+                    self.tls_ports.append(ports[n * per_node + 2])
+                    node_tls = ["--tls-port", str(self.tls_ports[-1]), *tls_args]
                 node = RedisServer(
                     port,
                     executable=self.executable,
@@ -134,7 +154,8 @@ class LocalCluster:
                         "--cluster-port",
                         str(bus_port),
                         "--cluster-node-timeout",
-                        str(NODE_TIMEOUT_MS),
+                        str(node_timeout_ms),
+                        *node_tls,
                         *(extra_args or []),
                     ],
                     start=False,
@@ -149,6 +170,55 @@ class LocalCluster:
 
     # -- lifecycle ---------------------------------------------------------
 
+    def _make_certificate(self) -> list[str]:
+        """A self-signed certificate for 127.0.0.1 (its own CA); the nodes' TLS arguments.
+
+        Clients connect over TLS on ``tls_ports`` (``tls_url``); the cluster bus uses
+        TLS too; the plaintext ports stay for the harness's own administration.
+        """
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise RuntimeError("openssl is needed to make a certificate for a TLS cluster")
+        self._tls_dir = tempfile.TemporaryDirectory(prefix="run-lookup-tls-")
+        cert = os.path.join(self._tls_dir.name, "cert.pem")
+        key = os.path.join(self._tls_dir.name, "key.pem")
+        subprocess.run(  # fixed argv, no shell
+            [
+                openssl,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                key,
+                "-out",
+                cert,
+                "-subj",
+                f"/CN={LOOPBACK}",
+                "-addext",
+                f"subjectAltName=IP:{LOOPBACK}",
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        self.ca_file = cert
+        return [
+            "--tls-cluster",
+            "yes",
+            "--tls-cert-file",
+            cert,
+            "--tls-key-file",
+            key,
+            "--tls-ca-cert-file",
+            cert,
+            "--tls-auth-clients",
+            "no",
+        ]
+
     def _create(self) -> None:
         args = [
             self.cli,
@@ -156,7 +226,7 @@ class LocalCluster:
             "create",
             *(f"{LOOPBACK}:{node.port}" for node in self.nodes),
             "--cluster-replicas",
-            "0",
+            str(self.replicas),
             "--cluster-yes",
         ]
         proc = subprocess.run(  # fixed argv, no shell
@@ -220,6 +290,19 @@ class LocalCluster:
             f"cluster not ok within {timeout:.0f} s ({'; '.join(states)}; last error {last})"
         )
 
+    def wait_state_ok(self, timeout: float = CLUSTER_TIMEOUT_SECONDS) -> None:
+        """Until every running node says ``cluster_state:ok`` (dead nodes may stay flagged)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError):
+                if all(
+                    _cluster_info(self._admin(i)).get("cluster_state") == "ok"
+                    for i in self._running()
+                ):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"cluster_state not ok on every running node within {timeout:.0f} s")
+
     def _settled(self, index: int) -> bool:
         admin = self._admin(index)
         info = _cluster_info(admin)
@@ -247,6 +330,8 @@ class LocalCluster:
                 node.resume()
             with contextlib.suppress(Exception):
                 node.close()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -269,12 +354,30 @@ class LocalCluster:
         """``redis://127.0.0.1:PORT`` of the first node (any node's address works)."""
         return f"redis://{LOOPBACK}:{self.nodes[0].port}"
 
+    @property
+    def tls_url(self) -> str:
+        """``rediss://127.0.0.1:TLS_PORT?ssl_ca_certs=…`` of node 0 (``tls=True`` only)."""
+        if not self.tls_ports or self.ca_file is None:
+            raise RuntimeError("this cluster was started without tls=True")
+        return f"rediss://{LOOPBACK}:{self.tls_ports[0]}?ssl_ca_certs={quote(self.ca_file)}"
+
     def client(self, **kwargs: Any) -> RedisCluster:
         """A new ``redis.cluster.RedisCluster`` (``kwargs`` go to it) discovered from node 0."""
         kwargs.setdefault("socket_connect_timeout", 2.0)
         kwargs.setdefault("socket_timeout", 5.0)
         running = next(node for node in self.nodes if node.running)
         return RedisCluster(host=LOOPBACK, port=running.port, **kwargs)
+
+    def primary_nodes(self) -> list[RedisServer]:
+        """The nodes that are primaries now (a failover changes them), as a running node
+        sees it."""
+        index = self._running()[0]
+        ports = set()
+        for line in self._admin(index).execute_command("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and "master" in fields[2] and "fail" not in fields[2]:
+                ports.add(int(fields[1].split("@")[0].rsplit(":", 1)[1]))
+        return [node for node in self.nodes if node.port in ports]
 
     def node_for_key(self, key: str | bytes) -> RedisServer:
         """The node serving ``key``'s slot (as a running node sees it)."""

@@ -47,7 +47,7 @@ EXPECTED_CSV = (
     "telemetry:invoice:inv_bbb,found,invoice,inv_bbb,run_inv1,"
     "https://cloud.trigger.dev/runs/run_inv1,,,,key has no TTL: processing time unknown\r\n"
     "sub_ccc,found,subscription,sub_ccc,run_sub1,https://cloud.trigger.dev/runs/run_sub1,"
-    "\"'=HYPERLINK(\"\"http://x\"\")\",2026-11-21T08:00:00.250Z,,\r\n"
+    '"\'=HYPERLINK(""http://x"")",2026-11-21T08:00:00.250Z,,\r\n'
     'inv_missing,not_found,invoice,inv_missing,,,,,,"no key telemetry:invoice:inv_missing: '
     'never processed, or expired after the 14 d TTL"\r\n'
     "event_ddd,invalid_record,webhook,event_ddd,,,,,,"
@@ -63,8 +63,12 @@ EXPECTED_CSV = (
 
 
 @pytest.fixture
-def real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisServer,
-         redis_client: redis.Redis) -> redis.Redis:
+def real(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> redis.Redis:
     """Real mode on the emptied session redis-server, seeded with the records PASTE hits.
 
     The keys have no TTL, so no time in the CSV depends on the clock.
@@ -100,8 +104,9 @@ def paste(text: str) -> Any:
     return at
 
 
-def test_mixed_paste_counts_and_exact_csv_download(real: redis.Redis,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_paste_counts_and_exact_csv_download(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every paste shape with duplicates: exact counts, and the CSV download byte for byte."""
     downloads = capture_downloads(monkeypatch)
     at = paste(PASTE)
@@ -121,8 +126,14 @@ def test_table_links_runs_and_filters_by_status(real: redis.Redis) -> None:
     at = paste(PASTE)
     table = at.dataframe[0].value
     assert list(table["query"]) == [
-        "pym_aaa", "telemetry:invoice:inv_bbb", "sub_ccc", "inv_missing", "event_ddd",
-        "ntf_eee", "-pym_x", "bad☃id",
+        "pym_aaa",
+        "telemetry:invoice:inv_bbb",
+        "sub_ccc",
+        "inv_missing",
+        "event_ddd",
+        "ntf_eee",
+        "-pym_x",
+        "bad☃id",
     ]
     assert table["run"][0] == "https://cloud.trigger.dev/runs/run_pay1"
     config = json.loads(at.dataframe[0].proto.columns)["run"]["type_config"]
@@ -132,8 +143,9 @@ def test_table_links_runs_and_filters_by_status(real: redis.Redis) -> None:
     assert list(at.dataframe[0].value["query"]) == ["inv_missing", "-pym_x"]
 
 
-def test_missing_ids_download_and_copy_block(real: redis.Redis,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_ids_download_and_copy_block(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The not-found IDs: a .txt download (one per line) and a copyable code block."""
     downloads = capture_downloads(monkeypatch)
     at = paste(PASTE)
@@ -141,8 +153,9 @@ def test_missing_ids_download_and_copy_block(real: redis.Redis,
     assert "inv_missing\n-pym_x" in [c.value for c in at.code]
 
 
-def test_filter_change_and_rerun_do_not_query_redis_again(real: redis.Redis,
-                                                          redis_server: RedisServer) -> None:
+def test_filter_change_and_rerun_do_not_query_redis_again(
+    real: redis.Redis, redis_server: RedisServer
+) -> None:
     """Results live in session state: changing the filter reruns without a Redis read."""
     at = paste(PASTE)
     before = redis_server.commandstats()
@@ -165,12 +178,22 @@ def test_resolve_again_queries_redis(real: redis.Redis, redis_server: RedisServe
     assert metrics(at)["Found"] == "1"
 
 
-def test_over_the_limit_is_a_clear_message(real: redis.Redis,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_over_the_limit_is_a_clear_message(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """More unique IDs than MAX_IDS: a message with the count and the limit, no table."""
     monkeypatch.setenv("MAX_IDS", "5")
     at = paste("\n".join(f"pym_{i}" for i in range(6)))
     assert "6 unique IDs pasted; the limit is 5 per request" in page_text(at)
+    assert not at.dataframe
+
+
+def test_ten_megabyte_paste_is_refused_cleanly(real: redis.Redis) -> None:
+    """A 10 MB paste (400,000 IDs) ends in the limit message, not a hang or a traceback."""
+    ids = "\n".join(f"pym_{i:021d}" for i in range(400_000))
+    assert len(ids) > 10_000_000
+    at = paste(ids)
+    assert "400,000 unique IDs pasted; the limit is 100,000 per request" in page_text(at)
     assert not at.dataframe
 
 
@@ -207,8 +230,9 @@ def test_binary_upload_is_refused_with_a_reason(real: redis.Redis) -> None:
     assert "looks binary" in page_text(at)
 
 
-def test_runs_list_links_open_found_runs_in_the_dashboard(real: redis.Redis,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runs_list_links_open_found_runs_in_the_dashboard(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With RUNS_LIST_URL_TEMPLATE, a link opens every found run in the dashboard's list."""
     template = "https://cloud.trigger.dev/orgs/o/projects/p/env/prod/runs?{run_ids}"
     monkeypatch.setenv("RUNS_LIST_URL_TEMPLATE", template)
@@ -221,18 +245,23 @@ def test_runs_list_links_open_found_runs_in_the_dashboard(real: redis.Redis,
     ]
 
 
-def test_partial_failure_keeps_rows_and_warns(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_partial_failure_keeps_rows_and_warns(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Redis failing mid-way: a warning with the error; rows read so far are kept."""
+
+    def reset(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Connection reset by peer")
 
     class Flaky(fakeredis.FakeRedis):
         calls = 0
 
         def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+            pipe = super().pipeline(*args, **kwargs)
             Flaky.calls += 1
             if Flaky.calls > 1:
-                raise redis.ConnectionError("Connection reset by peer")
-            return super().pipeline(*args, **kwargs)
+                pipe.execute = reset  # the connection drops when the pipeline is sent
+            return pipe
 
     client = Flaky()
     client.set("telemetry:payment:pym_0", orjson.dumps({"runId": "run_0"}))

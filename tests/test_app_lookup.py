@@ -19,8 +19,12 @@ TTL = 1_209_600
 
 
 @pytest.fixture
-def real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisServer,
-         redis_client: redis.Redis) -> redis.Redis:
+def real(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> redis.Redis:
     """The app in real mode on the (emptied) session redis-server."""
     use_redis(monkeypatch, tmp_path, redis_server.url)
     return redis_client
@@ -33,8 +37,15 @@ def lookup(value: str) -> Any:
 def test_found_rich_record_shows_run_link_copyable_id_and_details(real: redis.Redis) -> None:
     """A rich record: link button to the run, run ID in a code block, org, UTC time, metadata."""
     stamp = NOW - timedelta(hours=3)
-    put(real, "payment", "pym_rich1", "run_abc123", org="org_9", timestamp=stamp,
-        metadata={"status": "succeeded", "amount": 4200})
+    put(
+        real,
+        "payment",
+        "pym_rich1",
+        "run_abc123",
+        org="org_9",
+        timestamp=stamp,
+        metadata={"status": "succeeded", "amount": 4200},
+    )
     at = lookup("pym_rich1")
     no_exception(at)
     assert [b.proto.url for b in at.link_button] == ["https://cloud.trigger.dev/runs/run_abc123"]
@@ -117,6 +128,15 @@ def test_unknown_prefix_matching_several_types_shows_each_match(real: redis.Redi
     assert "2 entity types" in page_text(at)
 
 
+def test_a_pasted_list_looks_up_the_first_and_points_to_bulk(real: redis.Redis) -> None:
+    """Several IDs in the Lookup input: the first is looked up, with a hint to use Bulk."""
+    put(real, "payment", "pym_first", "run_first")
+    at = lookup("pym_first, pym_second")
+    no_exception(at)
+    assert at.link_button[0].proto.url.endswith("/run_first")
+    assert "Only the first ID is looked up" in page_text(at)
+
+
 def test_invalid_id_is_explained(real: redis.Redis) -> None:
     """Input that is not an ID (non-ASCII) gets the reason, no lookup result."""
     at = lookup("pym_☃")
@@ -138,27 +158,34 @@ def test_deep_link_query_param_resolves_and_typing_updates(real: redis.Redis) ->
 
 
 def test_history_lists_lookups_and_reruns_one_on_click(real: redis.Redis) -> None:
-    """The session's lookups are listed; clicking one looks it up again and updates the URL."""
+    """The session's lookups are listed newest first; picking one looks it up again and
+    updates the URL."""
     put(real, "payment", "pym_h1", "run_h1")
     at = lookup("pym_h1")
     at.text_input(key="id").input("pym_h2missing").run()
-    assert "pym_h2missing · not found" in page_text(at)  # the current one: not a button
-    history = [b for b in at.button if (b.key or "").startswith("history_")]
-    assert [b.label for b in history] == ["pym\\_h1"]
-    history[0].click().run()
+    history = at.pills(key="lookup_history_pick")
+    assert history.options == ["pym\\_h2missing", "pym\\_h1"]  # icons apart: outcome
+    history.set_value(":material/check_circle: pym\\_h1").run()
     no_exception(at)
     assert at.text_input(key="id").value == "pym_h1"
     assert at.query_params.get("id") in ("pym_h1", ["pym_h1"])
     assert at.link_button[0].proto.url.endswith("/run_h1")
+    assert at.pills(key="lookup_history_pick").value is None  # the pick is cleared
 
 
-def test_page_edge_shows_redis_failure_with_retry(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_page_edge_shows_redis_failure_with_retry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """Redis answering PING but failing the lookup: an error and Retry, never a traceback."""
+
+    def reset(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Connection reset by peer")
 
     class Failing(fakeredis.FakeRedis):
         def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-            raise redis.ConnectionError("Connection reset by peer")
+            pipe = super().pipeline(*args, **kwargs)
+            pipe.execute = reset  # PING works; every pipelined read fails
+            return pipe
 
     use_redis(monkeypatch, tmp_path, "redis://reader:hunter2@127.0.0.1:1/0")
     monkeypatch.setattr(context, "client_factory", lambda settings: Failing())
@@ -172,14 +199,15 @@ def test_page_edge_shows_redis_failure_with_retry(monkeypatch: pytest.MonkeyPatc
 
 
 def test_demo_examples_can_be_clicked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Demo mode offers example IDs; clicking one looks it up and finds its run."""
+    """Demo mode offers example IDs; picking one looks it up and finds its run."""
     use_demo(monkeypatch)
     at = make_app()
     no_exception(at)
-    examples = [b for b in at.button if (b.key or "").startswith("example_")]
-    assert len(examples) >= 4
-    examples[0].click().run()
+    examples = at.pills(key="lookup_example_pick")
+    assert len(examples.options) >= 4
+    assert examples.options[0] == "payment"
+    examples.set_value("payment").run()
     no_exception(at)
-    assert at.text_input(key="id").value
+    assert at.text_input(key="id").value.startswith("pym_")
     assert at.link_button
     assert "Found" in page_text(at)

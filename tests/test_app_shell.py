@@ -22,11 +22,16 @@ from apptest_support import (
     use_redis,
 )
 from redis_server import RedisServer, free_port
+from telemetry import connect
 from ui import context
 from ui.format import ago, expires_text, md_code, md_escape, span, ttl_text
 
 PAGES = ("pages/lookup.py", "pages/bulk.py", "pages/summary.py")
-TITLES = {"pages/lookup.py": "Lookup", "pages/bulk.py": "Bulk resolve", "pages/summary.py": "Summary"}
+TITLES = {
+    "pages/lookup.py": "Lookup",
+    "pages/bulk.py": "Bulk resolve",
+    "pages/summary.py": "Summary",
+}
 READER_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~telemetry:*"
 
 
@@ -39,8 +44,9 @@ def sidebar_text(at: AppTest) -> str:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_demo_mode_renders_every_page_with_banner(monkeypatch: pytest.MonkeyPatch,
-                                                  page: str) -> None:
+def test_demo_mode_renders_every_page_with_banner(
+    monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
     """No REDIS_URL: each page renders on generated data with the demo banner, no traceback."""
     use_demo(monkeypatch)
     at = make_app(page=page)
@@ -70,10 +76,18 @@ def test_redis_down_shows_redacted_url_and_retry_on_every_page(
     assert TITLES[page] not in titles(at)  # the page itself does not run
 
 
-def test_retry_reconnects_once_redis_is_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                             fresh_redis_server: RedisServer) -> None:
-    """Retry after an outage reconnects (cached client dropped) and the page works again."""
+def test_retry_reconnects_once_redis_is_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fresh_redis_server: RedisServer
+) -> None:
+    """Retry after an outage drops the cached client, reconnects, and the page works again."""
     use_redis(monkeypatch, tmp_path, fresh_redis_server.url)
+    made: list[Any] = []
+
+    def counting(settings: Any) -> Any:
+        made.append(connect(settings))
+        return made[-1]
+
+    monkeypatch.setattr(context, "client_factory", counting)
     put(fresh_redis_server.client(), "payment", "pym_r1", "run_r1")
     fresh_redis_server.stop()
     at = make_app(query={"id": "pym_r1"})
@@ -85,6 +99,7 @@ def test_retry_reconnects_once_redis_is_back(monkeypatch: pytest.MonkeyPatch, tm
     no_exception(at)
     assert not at.error
     assert [b.proto.url for b in at.link_button] == ["https://cloud.trigger.dev/runs/run_r1"]
+    assert len(made) == 2  # one client before the outage, a new one after Retry
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -123,8 +138,10 @@ def test_deep_link_opened_first_renders_inside_the_shell(monkeypatch: pytest.Mon
 
 
 def test_least_privilege_user_with_password_runs_every_page(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisServer,
-    redis_client: redis.Redis
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
 ) -> None:
     """A read-only ACL user (GET MGET SCAN PTTL TTL TYPE PING) is enough for every page;
     the sidebar shows the URL with the password redacted, the PING time and the namespace."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import pytest
 import redis
 
@@ -24,6 +25,7 @@ from apptest_support import (
 )
 from redis_server import RedisServer
 from telemetry import format_time
+from ui import context
 
 SUMMARY = "pages/summary.py"
 TTL = 1_209_600
@@ -34,8 +36,12 @@ def ago(**delta: float) -> Any:
 
 
 @pytest.fixture
-def real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisServer,
-         redis_client: redis.Redis) -> redis.Redis:
+def real(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> redis.Redis:
     """Real mode on the emptied session redis-server with a small, known namespace.
 
     In the last 24 h: 2 payments (org_A), 1 invoice (org_B), 1 organization record
@@ -44,15 +50,43 @@ def real(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, redis_server: RedisSer
     """
     use_redis(monkeypatch, tmp_path, redis_server.url)
     c = redis_client
-    put(c, "payment", "pym_s1", "run_s1", org="org_A", timestamp=ago(hours=1),
-        metadata={"status": "succeeded"})
-    put(c, "payment", "pym_s2", "run_s2", org="org_A", timestamp=ago(hours=2),
-        metadata={"status": "failed"})
-    put(c, "invoice", "inv_s1", "run_s3", org="org_B", timestamp=ago(hours=5),
-        metadata={"status": "paid"})
+    put(
+        c,
+        "payment",
+        "pym_s1",
+        "run_s1",
+        org="org_A",
+        timestamp=ago(hours=1),
+        metadata={"status": "succeeded"},
+    )
+    put(
+        c,
+        "payment",
+        "pym_s2",
+        "run_s2",
+        org="org_A",
+        timestamp=ago(hours=2),
+        metadata={"status": "failed"},
+    )
+    put(
+        c,
+        "invoice",
+        "inv_s1",
+        "run_s3",
+        org="org_B",
+        timestamp=ago(hours=5),
+        metadata={"status": "paid"},
+    )
     put(c, "organization", "org_C", "run_s4", rich=False, ttl=TTL - 3 * 3600)
-    put(c, "payment", "pym_s3", "run_s5", org="org_B", timestamp=ago(hours=30),
-        metadata={"status": "succeeded"})
+    put(
+        c,
+        "payment",
+        "pym_s3",
+        "run_s5",
+        org="org_B",
+        timestamp=ago(hours=30),
+        metadata={"status": "succeeded"},
+    )
     put(c, "subscription", "sub_s1", "run_s6", timestamp=ago(days=10))
     c.set("telemetry:webhook:event_bad", "{nope **x**", ex=TTL)
     c.set("telemetry:NotAType", "{}", ex=TTL)
@@ -102,8 +136,9 @@ def test_all_window_counts_every_record(real: redis.Redis) -> None:
     }
 
 
-def test_type_filter_and_grouped_csv_download(real: redis.Redis,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_type_filter_and_grouped_csv_download(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Filtering to payment+invoice; the grouped CSV download is exact."""
     downloads = capture_downloads(monkeypatch)
     at = summary()
@@ -135,8 +170,9 @@ def test_type_by_org_table_and_status_distribution(real: redis.Redis) -> None:
     rows = {row["Organization"]: (row["Total"], row["payment"]) for _, row in pivot.iterrows()}
     assert rows == {"org_A": (2, 2), "org_B": (1, 0), "org_C": (1, 0)}
     statuses = open_tab(at, "Statuses").dataframe[0].value
-    assert sorted(zip(statuses["entity_type"], statuses["status"], statuses["records"],
-                      strict=True)) == [
+    assert sorted(
+        zip(statuses["entity_type"], statuses["status"], statuses["records"], strict=True)
+    ) == [
         ("invoice", "paid", 1),
         ("payment", "failed", 1),
         ("payment", "succeeded", 1),
@@ -157,20 +193,26 @@ def test_invalid_records_are_listed_with_escaped_examples(real: redis.Redis) -> 
     assert "**x**" not in "\n".join(m.value for m in at.markdown)
 
 
-def test_rows_csv_has_one_row_per_record_in_the_window(real: redis.Redis,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rows_csv_has_one_row_per_record_in_the_window(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The rows CSV download: one row per record in the window, inferred times flagged."""
     downloads = capture_downloads(monkeypatch)
     summary()
-    rows = list(csv.DictReader(io.StringIO(download_bytes(downloads, "run-lookup-rows-24h.csv")
-                                           .decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(download_bytes(downloads, "run-lookup-rows-24h.csv").decode()))
+    )
     assert sorted((r["entity_id"], r["processed_at_inferred"]) for r in rows) == [
-        ("inv_s1", "false"), ("org_C", "true"), ("pym_s1", "false"), ("pym_s2", "false"),
+        ("inv_s1", "false"),
+        ("org_C", "true"),
+        ("pym_s1", "false"),
+        ("pym_s2", "false"),
     ]
 
 
-def test_warm_cache_rerun_does_not_rescan_and_refresh_does(real: redis.Redis,
-                                                           redis_server: RedisServer) -> None:
+def test_warm_cache_rerun_does_not_rescan_and_refresh_does(
+    real: redis.Redis, redis_server: RedisServer
+) -> None:
     """Reruns within the cache TTL read nothing from Redis; Refresh scans again."""
     at = summary()
     before = redis_server.commandstats().get("scan", 0)
@@ -180,6 +222,34 @@ def test_warm_cache_rerun_does_not_rescan_and_refresh_does(real: redis.Redis,
     next(b for b in at.button if b.label == "Refresh").click().run()
     no_exception(at)
     assert redis_server.commandstats().get("scan", 0) > before
+
+
+def test_incomplete_scan_warns_and_keeps_what_was_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Redis failing after the first SCAN reply: a warning with the error, no traceback."""
+
+    def reset(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Connection reset by peer")
+
+    class Flaky(fakeredis.FakeRedis):
+        calls = 0
+
+        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+            pipe = super().pipeline(*args, **kwargs)
+            Flaky.calls += 1
+            if Flaky.calls > 1:
+                pipe.execute = reset  # the connection drops when the pipeline is sent
+            return pipe
+
+    client = Flaky()
+    put(client, "payment", "pym_f1", "run_f1", org="org_A", timestamp=ago(hours=1))
+    use_redis(monkeypatch, tmp_path, "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(context, "client_factory", lambda settings: client)
+    at = summary()
+    text = page_text(at)
+    assert "Incomplete scan" in text
+    assert "Connection reset by peer" in text
 
 
 def test_key_cap_shows_a_sampled_note(real: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:

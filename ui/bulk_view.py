@@ -167,11 +167,6 @@ def resolve(
     return result
 
 
-def forget() -> None:
-    """Drop the stored result (the next run resolves again)."""
-    st.session_state.pop(_RESULT_STATE, None)
-
-
 def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext) -> BulkResult:
     results = resolution.results
     table, found_runs, missing = build_table(results)

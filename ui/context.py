@@ -60,6 +60,7 @@ PING_TTL_SECONDS = 15.0
 _PING_STATE = "_run_lookup_ping"
 _PAGE_STATE = "_run_lookup_page_context"
 _SETTINGS: dict[str, tuple[Settings, str]] = {}
+_KEYS: dict[int, str] = {}  # id(settings) -> settings_key, for the settings in _SETTINGS
 _SETTINGS_LOCK = threading.Lock()
 
 
@@ -77,6 +78,8 @@ class Connection:
     ok: bool
     latency: float | None = None
     error: StoreUnavailableError | None = None
+    # ``Store.describe()``: the redacted URL, or e.g. "cluster of 3 primaries at …".
+    where: str = ""
 
 
 def _digest(data: bytes) -> str:
@@ -120,7 +123,9 @@ def _load() -> tuple[Settings, str]:
         with _SETTINGS_LOCK:
             if len(_SETTINGS) >= 32:
                 _SETTINGS.clear()
+                _KEYS.clear()
             _SETTINGS[fingerprint] = loaded
+            _KEYS[id(settings)] = loaded[1]  # the settings object stays alive in _SETTINGS
     return loaded
 
 
@@ -210,22 +215,31 @@ def _run_through_app() -> None:
     st.stop()
 
 
-def app_context() -> AppContext:
-    """Settings, reader and cache key for this run (cache hits after the first call).
+def app_context(settings: Settings | None = None) -> AppContext:
+    """Settings (``load_settings()`` unless given), reader and cache key for this run.
 
-    Raises ``ConfigError`` for bad settings and ``StoreUnavailableError`` when
-    the client cannot even be built (e.g. a malformed cluster URL).
+    Cache hits after the first call. Raises ``ConfigError`` for bad settings and
+    ``StoreUnavailableError`` when the client cannot even be built (e.g. a
+    malformed cluster URL).
     """
-    settings, key = _load()
+    if settings is None:
+        settings, key = _load()
+    else:
+        key = _KEYS.get(id(settings)) or settings_key(settings)
     build = _demo_reader if settings.demo else _reader
     return AppContext(settings, build(key, settings), key)
 
 
 def reset_connection() -> None:
-    """Forget the cached client (closing it) and the cached PING: the next run reconnects."""
-    _reader.clear()
-    _demo_reader.clear()
+    """Forget this configuration's cached client (closing it) and the cached PING: the next
+    run reconnects. Other configurations' clients (other tests, other processes) are kept."""
     st.session_state.pop(_PING_STATE, None)
+    try:
+        settings, key = _load()
+    except ConfigError:
+        _reader.clear()
+        return
+    (_demo_reader if settings.demo else _reader).clear(key, settings)
 
 
 def connection(ctx: AppContext) -> Connection:
@@ -233,14 +247,14 @@ def connection(ctx: AppContext) -> Connection:
     cached = st.session_state.get(_PING_STATE)
     now = time.monotonic()
     if cached is not None and cached[0] == ctx.key and now - cached[1] < PING_TTL_SECONDS:
-        return Connection(ok=True, latency=cached[2])
+        return Connection(ok=True, latency=cached[2], where=ctx.reader.store.describe())
     try:
         latency = ctx.reader.store.ping()
     except StoreUnavailableError as exc:
         st.session_state.pop(_PING_STATE, None)
-        return Connection(ok=False, error=exc)
+        return Connection(ok=False, error=exc, where=ctx.reader.store.describe())
     st.session_state[_PING_STATE] = (ctx.key, now, latency)
-    return Connection(ok=True, latency=latency)
+    return Connection(ok=True, latency=latency, where=ctx.reader.store.describe())
 
 
 def show_error(exc: TelemetryError, *, key: str = "retry_connection") -> None:

@@ -18,13 +18,34 @@ INPUT_KEY = "id"  # also the query parameter: ?id=pym_…
 INPUT_LABEL = "Entity ID"
 HISTORY_KEY = "lookup_history"
 HISTORY_SIZE = 10
+HISTORY_PILLS = "lookup_history_pick"
+EXAMPLE_PILLS = "lookup_example_pick"
 _SEVERAL_RE = re.compile(r"\S[\s,;|]+\S")
 _HIT = (Status.FOUND, Status.INVALID_RECORD)
 
 
 def set_input(text: str) -> None:
-    """Callback of history and example buttons: look ``text`` up on the next run."""
+    """Look ``text`` up on the next run (the input is bound to ?id=, so the URL follows)."""
     st.session_state[INPUT_KEY] = text
+
+
+def _pick(key: str, targets: dict[str, str]) -> None:
+    """Callback of the history and example pills: look the picked one up, clear the pick."""
+    picked = st.session_state.get(key)
+    if picked in targets:
+        set_input(targets[picked])
+    st.session_state[key] = None
+
+
+def _unique_labels(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``{label: value}`` with every label distinct (a pill's label is its identity)."""
+    out: dict[str, str] = {}
+    for label, value in pairs:
+        candidate, n = label, 2
+        while candidate in out:
+            candidate, n = f"{label} ({n})", n + 1
+        out[candidate] = value
+    return out
 
 
 def several_ids(text: str) -> bool:
@@ -61,43 +82,45 @@ def remember(text: str, results: Sequence[Result]) -> None:
     history[:] = [entry, *[item for item in history if item[0] != text][: HISTORY_SIZE - 1]]
 
 
-def render_history(current: str) -> None:
+def render_history() -> None:
+    """This session's lookups, newest first; picking one looks it up again."""
     history: list[tuple[str, str]] = st.session_state.get(HISTORY_KEY, [])
-    st.markdown("**Recent lookups**")
     if not history:
+        st.markdown("**Recent lookups**")
         st.caption("Lookups of this session appear here; click one to run it again.")
         return
-    for i, (text, result) in enumerate(history):
-        icon = _OUTCOME_ICONS.get(result.split(" ×")[0], ":material/error:")
-        if text == current.strip():
-            st.caption(f"{icon} {md_escape(truncate(text, 34))} · {md_escape(result)}")
-            continue
-        st.button(
-            md_escape(truncate(text, 34)),
-            key=f"history_{i}",
-            on_click=set_input,
-            args=(text,),
-            type="tertiary",
-            icon=icon,
-            help=f"{md_escape(truncate(text, 300))} — {md_escape(result)}",
-        )
+    targets = _unique_labels(
+        [
+            (
+                f"{_OUTCOME_ICONS.get(result.split(' ×')[0], ':material/error:')} "
+                f"{md_escape(truncate(text, 40))}",
+                text,
+            )
+            for text, result in history
+        ]
+    )
+    st.pills(
+        "**Recent lookups**",
+        list(targets),
+        key=HISTORY_PILLS,
+        on_change=_pick,
+        args=(HISTORY_PILLS, targets),
+        help="Click one to look it up again",
+    )
 
 
 def render_examples(examples: Sequence[tuple[str, str]]) -> None:
     """Demo mode: a few IDs a newcomer can click (``(label, id)`` pairs)."""
     if not examples:
         return
-    with st.container(horizontal=True, gap="small"):
-        st.caption("Try one:", width="content")
-        for i, (label, entity_id) in enumerate(examples):
-            st.button(
-                md_escape(label),
-                key=f"example_{i}",
-                on_click=set_input,
-                args=(entity_id,),
-                type="tertiary",
-                help=md_escape(entity_id),
-            )
+    targets = _unique_labels([(md_escape(label), entity_id) for label, entity_id in examples])
+    st.pills(
+        "Try one of the demo IDs",
+        list(targets),
+        key=EXAMPLE_PILLS,
+        on_change=_pick,
+        args=(EXAMPLE_PILLS, targets),
+    )
 
 
 def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> None:
@@ -154,8 +177,7 @@ def _found(result: Result, now: float) -> None:
             "This run ID is not of the form `run_<letters/digits>`, so it is shown without a link.",
             icon=":material/link_off:",
         )
-    st.caption("Run ID (copy with the button on the right)")
-    st.code(result.run_id or "", language=None)
+    st.code(result.run_id or "", language=None)  # hover: copy button
     if result.organization_id:
         org = md_code(result.organization_id)
     else:

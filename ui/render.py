@@ -12,7 +12,7 @@ import streamlit as st
 from telemetry import Settings
 
 from .context import Connection
-from .format import md_code, md_escape, ttl_text
+from .format import md_code, ttl_text
 
 
 class Memo:
@@ -51,23 +51,27 @@ def download(label: str, data: Memo, *, file_name: str, mime: str, key: str, hel
 
 
 def sidebar_status(settings: Settings, conn: Connection) -> None:
-    """Where the data comes from, whether Redis answers, and the namespace (no secrets)."""
+    """Where the data comes from, whether Redis answers, and the namespace (no secrets).
+
+    One Markdown element: the sidebar is rebuilt on every rerun of every page.
+    """
     if settings.demo:
-        st.badge("Demo data", icon=":material/science:", color="violet")
-        st.caption(f"Embedded fakeredis with {settings.demo_records:,} generated records.")
+        badge = ":violet-badge[:material/science: Demo data]"
+        where = f"Embedded fakeredis with {settings.demo_records:,} generated records"
     else:
         kind = "Redis Cluster" if settings.redis_cluster else "Redis"
-        if conn.ok:
-            st.badge(f"{kind} connected", icon=":material/check_circle:", color="green")
-        else:
-            st.badge(f"{kind} unreachable", icon=":material/error:", color="red")
-        st.caption(md_code(settings.redacted_redis_url))
-    parts = []
+        badge = (
+            f":green-badge[:material/check_circle: {kind} connected]"
+            if conn.ok
+            else f":red-badge[:material/error: {kind} unreachable]"
+        )
+        where = md_code(conn.where or settings.redacted_redis_url)
+    parts = [where]
     if conn.ok and conn.latency is not None:
         parts.append(f"PING {conn.latency * 1000:.1f} ms")
     parts.append(f"namespace {md_code(settings.telemetry_namespace)}")
     parts.append(f"TTL {ttl_text(settings.telemetry_ttl_seconds)}")
-    st.caption(" · ".join(parts))
+    st.markdown(f"{badge}  \n:small[{' · '.join(parts)}]")
 
 
 def demo_banner(settings: Settings) -> None:
@@ -83,7 +87,8 @@ def focus_input(label: str) -> None:
     """Put the cursor in the text input labelled ``label`` (unless the user is typing elsewhere).
 
     Streamlit has no autofocus option; this constant script (no data in it)
-    looks the input up by its aria-label.
+    looks the input up by its aria-label. It must not contain ``<``: the HTML
+    sanitiser drops a script whose text looks like markup (``n<20`` included).
     """
     selector = orjson.dumps(f'input[aria-label="{label}"]').decode()
     st.html(
@@ -91,12 +96,7 @@ def focus_input(label: str) -> None:
         + selector
         + ");if(e){var a=document.activeElement;"
         "if(!a||!a.isConnected||!/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName))e.focus();}"
-        "else if(n++<20){setTimeout(f,100);}}f();})();</script>",
+        "else if(20>n++){setTimeout(f,100);}}f();})();</script>",
         unsafe_allow_javascript=True,
         width="content",
     )
-
-
-def escaped(value: object, limit: int = 500) -> str:
-    """Shorthand used by the views: untrusted text as literal Markdown."""
-    return md_escape(value, limit)

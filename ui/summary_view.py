@@ -31,6 +31,7 @@ CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 16
 ROWS_KEPT = 50_000  # raw rows kept for the rows CSV
 TOP_ORGS = 15
+ORG_OPTIONS = 100  # organizations offered in the filter (by records); others can be typed
 UNKNOWN = "(unknown)"
 WINDOW_KEY = "summary_window"
 TYPES_KEY = "summary_types"
@@ -132,6 +133,8 @@ def compute(
     finally:
         bar.empty()
     view = build_view(summary, window)
+    if summary.error:
+        return view  # a scan cut short by Redis is shown, not cached: the next run retries
     lock, views = _views()
     with lock:
         views[key] = view
