@@ -56,13 +56,20 @@ else:
         st.caption("Reading the attached file; the pasted text is ignored while it is attached.")
     with context.edge():
         parsed, column = bulk_view.choose_column(ctx, source)
-        result = bulk_view.resolve(ctx, source, parsed, column, again=again)
-        if not result.resolution.complete:
-            st.warning(
-                f"Incomplete: {md_escape(result.resolution.error)} Rows that were not read are "
-                "marked `error`; the others are kept. Press **Resolve** to retry.",
-                icon=":material/warning:",
+        if not parsed.queries:  # an empty file, or only separators: nothing to look up
+            where = "the attached file" if source.file_name is not None else "the pasted text"
+            st.info(
+                f"No IDs in {where}: it is empty or holds only separators and whitespace.",
+                icon=":material/inbox:",
             )
-        bulk_view.render_counts(result)
-        bulk_view.render_downloads(result, ctx)
-        bulk_view.render_table(result)
+        else:
+            result = bulk_view.resolve(ctx, source, parsed, column, again=again)
+            if not result.resolution.complete:
+                st.warning(
+                    f"Incomplete: {md_escape(result.resolution.error)} Rows that were not read "
+                    "are marked `error`; the others are kept. Press **Resolve** to retry.",
+                    icon=":material/warning:",
+                )
+            bulk_view.render_counts(result)
+            bulk_view.render_downloads(result, ctx)
+            bulk_view.render_table(result)

@@ -58,7 +58,7 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     elif args.format == "table":
         sys.stdout.write(results_table(resolution.results))
     else:
-        sys.stdout.write(results_csv(resolution.results))
+        sys.stdout.write(results_csv(resolution))
     sys.stdout.flush()
     counts = resolution.counts
     if sys.stderr.isatty():

@@ -9,11 +9,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .models import CSV_HEADER, Result
+
+if TYPE_CHECKING:
+    from .reader import Resolution
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 SUMMARY_CSV_HEADER: tuple[str, ...] = (
@@ -36,12 +39,17 @@ def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """CSV text (``\\r\\n`` line ends, as the csv module and spreadsheets expect)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([csv_safe(cell) for cell in header])
     writer.writerows([csv_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue()
 
 
-def results_csv(results: Iterable[Result]) -> str:
+def results_csv(results: Iterable[Result] | Resolution) -> str:
+    """The results CSV; a ``Resolution`` is written from its rows, no ``Result`` built."""
+    from .reader import Resolution
+
+    if isinstance(results, Resolution):
+        return write_csv(CSV_HEADER, results.csv_rows())
     return write_csv(CSV_HEADER, (result.csv_row() for result in results))
 
 

@@ -310,6 +310,18 @@ class _Collector:
             if token in seen_text:
                 continue
             seen_text.add(token)
+            if (
+                ":" not in token
+                and len(token) <= MAX_ID_CHARS
+                and token.isascii()
+                and token.isprintable()
+            ):
+                # classify's usual case, inlined: a bare ID, its own de-duplication key.
+                if token in seen_keys:
+                    continue
+                seen_keys.add(token)
+                queries.append(Query(token, token, None))
+                continue
             query, key = self.classify(token)
             if key is not None:
                 if key in seen_keys:

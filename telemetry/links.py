@@ -7,7 +7,7 @@ is untrusted, so anything else stays plain text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote
 
 # ``\Z``, not ``$``: ``$`` also matches before a trailing newline ("run_x\n").
@@ -24,7 +24,27 @@ def run_url(run_id: object, template: str) -> str | None:
     """The dashboard URL of one run, or None when the run ID must not become a link."""
     if not is_linkable(run_id):
         return None
-    return template.replace("{run_id}", quote(run_id, safe=""))  # type: ignore[arg-type]
+    # quote() returns ASCII letters, digits and "_" unchanged (all RUN_ID_RE admits): skip
+    # its ~1 µs for them, keep it as the second line of defence for anything else.
+    plain = run_id.isascii() and run_id.replace("_", "").isalnum()  # type: ignore[union-attr]
+    return template.replace("{run_id}", run_id if plain else quote(run_id, safe=""))  # type: ignore[arg-type]
+
+
+def run_url_builder(template: str) -> Callable[[object], str | None]:
+    """``run_url`` for one template, split once: for loops over many records.
+
+    ``RUN_ID_RE`` admits ASCII letters, digits and ``_`` only, which ``quote``
+    returns unchanged, so a linkable run ID goes into the URL as it is.
+    """
+    parts = template.split("{run_id}")
+    fullmatch = RUN_ID_RE.fullmatch
+
+    def build(run_id: object) -> str | None:
+        if not isinstance(run_id, str) or fullmatch(run_id) is None:
+            return None
+        return run_id.join(parts)
+
+    return build
 
 
 def runs_list_urls(

@@ -8,46 +8,216 @@ least-privilege set of the contract: GET, MGET, SCAN, PTTL, TYPE, PING.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .config import Settings
-from .errors import PartialFetchError, TelemetryError
-from .ids import Query, parse_ids
+from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
+from .ids import Query, _prefix_matcher, parse_ids
 from .keys import make_key, parse_key, scan_pattern
-from .links import run_url
-from .models import Result, Status, decode_value, extra_metadata, parse_timestamp
-from .store import Store
+from .links import run_url_builder
+from .models import (
+    Result,
+    Status,
+    decode_value,
+    extra_metadata,
+    format_time,
+    parse_timestamp,
+)
+from .registry import ENTITY_TYPE_RE
+from .store import Store, WrongType
 
 RAW_PREVIEW_CHARS = 200
 DEFAULT_CHUNK_KEYS = 1_000
 # A producer clock a little ahead of ours is not "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
+_FUTURE_SECONDS = FUTURE_TOLERANCE.total_seconds()
+_from_timestamp = datetime.fromtimestamp
+_from_iso = datetime.fromisoformat
+# What record_fields returns, in the order of TelemetryReader._record_values.
+_RECORD_FIELDS = (
+    "run_id",
+    "run_url",
+    "organization_id",
+    "processed_at",
+    "processed_at_inferred",
+    "expires_at",
+    "detail",
+    "metadata",
+)
+
+
+def _parse_stamp(stamp: Any) -> datetime | None:
+    """``parse_timestamp``, with a shortcut for what producers write (``…T…:…:…Z``)."""
+    if type(stamp) is str and stamp[-1:] == "Z" and stamp[4:5] == "-" and stamp[10:11] == "T":
+        try:
+            parsed = _from_iso(stamp)
+        except (ValueError, OverflowError):
+            parsed = None
+        if parsed is not None and parsed.tzinfo is UTC:
+            return parsed  # parse_timestamp's very result: it would only strip() and astimezone
+    return parse_timestamp(stamp)
+
 
 ProgressCallback = Callable[[int, int], None]
 
+_new_result = Result.__new__
+_set_attribute = object.__setattr__
 
-@dataclass(slots=True)
+
+def _result(fields: dict[str, Any]) -> Result:
+    """``Result.model_construct(**fields)`` for a dict holding every field (``_defaults``).
+
+    The same four attributes pydantic's ``model_construct`` sets, without its
+    per-field loop (~5 µs a row, the biggest single cost of a bulk resolve).
+    """
+    result = _new_result(Result)
+    _set_attribute(result, "__dict__", fields)
+    _set_attribute(result, "__pydantic_fields_set__", set(fields))
+    _set_attribute(result, "__pydantic_extra__", None)
+    _set_attribute(result, "__pydantic_private__", None)
+    return result
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a bulk loop builds acyclic rows and records.
+
+    A collection scans every live container, and each batch adds thousands
+    (rows, dicts, datetimes), so collections grow with the result: 20-35% of
+    a 100,000-ID resolve. Reference counting still frees everything; a
+    collection runs when the outermost pause ends (threads share the count).
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+# A row of a Resolution: Result's fields, in Result's order, as a plain tuple.
+ROW_FIELDS: tuple[str, ...] = tuple(Result.model_fields)
+(
+    QUERY,
+    STATUS,
+    ENTITY_TYPE,
+    ENTITY_ID,
+    RUN_ID,
+    RUN_URL,
+    ORGANIZATION_ID,
+    PROCESSED_AT,
+    PROCESSED_AT_INFERRED,
+    EXPIRES_AT,
+    DETAIL,
+    KEY,
+    METADATA,
+    RAW_VALUE,
+) = range(len(ROW_FIELDS))
+Row = tuple[Any, ...]
+
+
+def row_result(row: Row) -> Result:
+    """The ``Result`` of one row (what ``Resolution.results`` holds)."""
+    return _result(dict(zip(ROW_FIELDS, row, strict=True)))
+
+
+def result_row(result: Result) -> Row:
+    return tuple(getattr(result, name) for name in ROW_FIELDS)
+
+
+def _row(fields: dict[str, Any]) -> Row:
+    return tuple(fields[name] for name in ROW_FIELDS)
+
+
 class Resolution:
-    """Every query's rows, in input order, and whether Redis answered for all of them."""
+    """Every query's rows, in input order, and whether Redis answered for all of them.
 
-    results: list[Result]
-    queries: int
-    complete: bool = True
-    error: str = ""
+    Rows are kept as tuples (``ROW_FIELDS``): 100,000 pydantic objects cost more
+    than reading their records. ``results`` builds the ``Result`` objects on
+    first use; ``counts``, ``csv_rows`` and ``columns`` never need them.
+    """
+
+    __slots__ = ("_results", "complete", "error", "queries", "rows")
+
+    def __init__(
+        self,
+        results: list[Result] | None = None,
+        queries: int = 0,
+        complete: bool = True,
+        error: str = "",
+        *,
+        rows: list[Row] | None = None,
+    ) -> None:
+        self.rows: list[Row] = rows if rows is not None else [result_row(r) for r in results or ()]
+        self._results = results
+        self.queries = queries
+        self.complete = complete
+        self.error = error
+
+    @property
+    def results(self) -> list[Result]:
+        if self._results is None:
+            self._results = [row_result(row) for row in self.rows]
+        return self._results
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"Resolution(rows={len(self.rows)}, queries={self.queries}, "
+            f"complete={self.complete}, error={self.error!r})"
+        )
 
     def count(self, status: Status) -> int:
-        return sum(1 for result in self.results if result.status is status)
+        return sum(1 for row in self.rows if row[STATUS] is status)
 
     @property
     def counts(self) -> dict[str, int]:
         out = {status.value: 0 for status in Status}
-        for result in self.results:
-            out[result.status.value] += 1
+        for row in self.rows:
+            out[row[STATUS].value] += 1
         return out
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every row, e.g. ``column("run_id")``."""
+        index = ROW_FIELDS.index(name)
+        return [row[index] for row in self.rows]
+
+    def csv_rows(self) -> Iterator[tuple[str, ...]]:
+        """``Result.csv_row()`` of every row, without building the results."""
+        for row in self.rows:
+            yield (
+                row[QUERY],
+                row[STATUS].value,
+                row[ENTITY_TYPE] or "",
+                row[ENTITY_ID] or "",
+                row[RUN_ID] or "",
+                row[RUN_URL] or "",
+                row[ORGANIZATION_ID] or "",
+                format_time(row[PROCESSED_AT]),
+                format_time(row[EXPIRES_AT]),
+                row[DETAIL],
+            )
 
 
 @dataclass(slots=True)
@@ -86,10 +256,6 @@ def preview(raw: bytes | str | None) -> str:
     return text if len(text) <= RAW_PREVIEW_CHARS else text[:RAW_PREVIEW_CHARS] + "…"
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
 class TelemetryReader:
     """Reads telemetry records through an injected Redis client; never writes."""
 
@@ -106,6 +272,8 @@ class TelemetryReader:
         self.registry = settings.registry
         self.ttl_seconds = settings.telemetry_ttl_seconds
         self.clock = clock
+        self._match = _prefix_matcher(self.registry)  # registry.match, one dict probe a length
+        self._run_url = run_url_builder(settings.run_url_template)
 
     # -- lookup and resolve ------------------------------------------------
 
@@ -117,16 +285,40 @@ class TelemetryReader:
             return []
         resolution = self.resolve(parsed.queries[:1])
         if not resolution.complete:
-            raise TelemetryError(resolution.error)
+            # Redis failed part-way (e.g. on the TYPE round trip of a non-string key): for
+            # one ID that is Redis being unavailable, with the same Retry as a failed read.
+            raise StoreUnavailableError(resolution.error)
         return resolution.results
 
     def candidate_keys(self, query: Query) -> list[tuple[str, str]]:
         """``(entity_type, key)`` pairs one query is looked up under."""
         if query.error:
             return []
-        entity_type = query.entity_type or self.registry.match(query.entity_id)
-        types = (entity_type,) if entity_type else self.registry.types
-        return [(t, make_key(self.namespace, t, query.entity_id)) for t in types]
+        entity_id = query.entity_id
+        entity_type = query.entity_type or self._match(entity_id)
+        if entity_type:
+            return [(entity_type, f"{self.namespace}:{entity_type}:{entity_id}")]  # make_key
+        return [(t, make_key(self.namespace, t, entity_id)) for t in self.registry.types]
+
+    def _plan(self, queries: Sequence[Query]) -> tuple[list[list[tuple[str, str]]], list[str]]:
+        """``candidate_keys`` of every query, and all their keys in order."""
+        plan: list[list[tuple[str, str]]] = []
+        keys: list[str] = []
+        match, head = self._match, self.namespace + ":"
+        for query in queries:
+            if query.error:
+                plan.append([])
+                continue
+            entity_type = query.entity_type or match(query.entity_id)
+            if entity_type:  # the usual query: one key (make_key, inlined)
+                key = f"{head}{entity_type}:{query.entity_id}"
+                plan.append([(entity_type, key)])
+                keys.append(key)
+            else:
+                candidates = self.candidate_keys(query)
+                plan.append(candidates)
+                keys.extend(key for _, key in candidates)
+        return plan, keys
 
     def resolve(
         self,
@@ -140,58 +332,74 @@ class TelemetryReader:
         Raises ``StoreUnavailableError`` when Redis fails before anything was read;
         a failure later marks the rest ``error`` and keeps what was resolved.
         """
-        plan: list[list[tuple[str, str]]] = [self.candidate_keys(q) for q in queries]
-        keys = [key for candidates in plan for _, key in candidates]
-        found: dict[str, Result] = {}
+        with paused_gc():
+            return self._resolve(queries, chunk_keys, progress)
+
+    def _resolve(
+        self,
+        queries: Sequence[Query],
+        chunk_keys: int,
+        progress: ProgressCallback | None,
+    ) -> Resolution:
+        plan, keys = self._plan(queries)
+        self._run_url = run_url_builder(self.settings.run_url_template)
+        found: dict[str, Row] = {}
         failed: dict[str, str] = {}
         error = ""
         done_keys = 0
         now = self.clock()
-        for start in range(0, len(keys), chunk_keys):
-            chunk = keys[start : start + chunk_keys]
-            try:
-                values, pttls = self.store.fetch(chunk)
-            except PartialFetchError as exc:
-                # A cluster node failed: only its keys are errors, the rest was read.
-                values, pttls = exc.values, exc.pttls
-                failed.update(exc.failed)
-                error = error or f"Redis failed for some keys: {exc}"
-            except TelemetryError as exc:
-                if start == 0:
-                    raise
-                error = f"Redis failed after {start:,} of {len(keys):,} keys: {exc}"
-                for key in keys[start:]:
-                    failed[key] = str(exc)
-                break
-            try:
-                self._collect(chunk, values, pttls, found, failed, now)
-            except TelemetryError as exc:
-                # The chunk was read but Redis failed on the keys it had to inspect
-                # (non-string keys): keep what was read, the rest is not.
-                rest = keys[start + len(chunk) :]
-                read = start + len(chunk) - sum(1 for key in chunk if key in failed)
-                error = f"Redis failed after {read:,} of {len(keys):,} keys: {exc}"
-                for key in rest:
-                    failed[key] = str(exc)
-                break
-            done_keys += len(chunk)
-            if progress is not None:
-                progress(done_keys, len(keys))
-        results = self._rows(queries, plan, found, failed, now)
-        return Resolution(results=results, queries=len(queries), complete=not error, error=error)
+        chunks = [keys[start : start + chunk_keys] for start in range(0, len(keys), chunk_keys)]
+        reader = self.store.chunk_reader()
+        try:
+            for index, chunk in enumerate(chunks):
+                start = index * chunk_keys
+                following = chunks[index + 1] if index + 1 < len(chunks) else None
+                try:
+                    values, pttls = reader.fetch(chunk, following)
+                except PartialFetchError as exc:
+                    # A cluster node failed: only its keys are errors, the rest was read.
+                    values, pttls = exc.values, exc.pttls
+                    failed.update(exc.failed)
+                    error = error or f"Redis failed for some keys: {exc}"
+                except TelemetryError as exc:
+                    if start == 0:
+                        raise
+                    error = f"Redis failed after {start:,} of {len(keys):,} keys: {exc}"
+                    for key in keys[start:]:
+                        failed[key] = str(exc)
+                    break
+                try:
+                    self._collect(chunk, values, pttls, found, failed, now)
+                except TelemetryError as exc:
+                    # The chunk was read but Redis failed on the keys it had to inspect
+                    # (non-string keys): keep what was read, the rest is not.
+                    rest = keys[start + len(chunk) :]
+                    read = start + len(chunk) - sum(1 for key in chunk if key in failed)
+                    error = f"Redis failed after {read:,} of {len(keys):,} keys: {exc}"
+                    for key in rest:
+                        failed[key] = str(exc)
+                    break
+                done_keys += len(chunk)
+                if progress is not None:
+                    progress(done_keys, len(keys))
+        finally:
+            reader.close()
+        rows = self._rows(queries, plan, found, failed)
+        return Resolution(rows=rows, queries=len(queries), complete=not error, error=error)
 
     def _collect(
         self,
         chunk: list[str],
         values: list[Any],
         pttls: list[int],
-        found: dict[str, Result],
+        found: dict[str, Row],
         failed: dict[str, str],
         now: float,
     ) -> None:
         """Decode a chunk into ``found``; raises ``TelemetryError`` (after marking the keys
         it could not inspect in ``failed``) when Redis fails on the second round trip."""
         odd: list[str] = []
+        result_for = self._result_for
         for key, raw, pttl in zip(chunk, values, pttls, strict=True):
             if raw is None:
                 # MGET answers nil for a missing key and for a non-string one;
@@ -199,7 +407,10 @@ class TelemetryReader:
                 if pttl != -2:
                     odd.append(key)
                 continue
-            found[key] = self._result_for(key, raw, pttl, now)
+            if type(raw) is WrongType:
+                found[key] = self._invalid(key, f"key holds a Redis {raw}, not a string")
+                continue
+            found[key] = result_for(key, raw, pttl, now)
         if odd:
             try:
                 inspected = self.store.inspect(odd)
@@ -207,8 +418,8 @@ class TelemetryReader:
                 failed.update(dict.fromkeys(odd, str(exc)))
                 raise
             for key, (kind, raw, pttl) in zip(odd, inspected, strict=True):
-                if kind == "none":
-                    continue  # expired between the two reads
+                if kind == "none" or (kind == "string" and raw is None):
+                    continue  # expired or deleted between the reads
                 if raw is not None:
                     found[key] = self._result_for(key, raw, pttl, now)
                 else:
@@ -218,30 +429,32 @@ class TelemetryReader:
         self,
         queries: Sequence[Query],
         plan: list[list[tuple[str, str]]],
-        found: dict[str, Result],
+        found: dict[str, Row],
         failed: dict[str, str],
-        now: float,
-    ) -> list[Result]:
-        rows: list[Result] = []
+    ) -> list[Row]:
+        rows: list[Row] = []
+        append = rows.append
         for query, candidates in zip(queries, plan, strict=True):
             if query.error:
-                rows.append(
-                    Result.model_construct(
-                        **_defaults(query.text, Status.INVALID_ID, detail=query.error)
-                    )
-                )
+                append(_row(_defaults(query.text, Status.INVALID_ID, detail=query.error)))
                 continue
-            hits = [found[key] for _, key in candidates if key in found]
+            if len(candidates) == 1:  # the usual query: a known prefix, one key
+                hit = found.get(candidates[0][1])
+                if hit is not None:
+                    append((query.text, *hit[1:]))
+                    continue
+                hits = []
+            else:
+                hits = [found[key] for _, key in candidates if key in found]
             errors = [failed[key] for _, key in candidates if key in failed]
             for hit in hits:
                 # Two queries can reach one key (``payment:x`` and a bare ``x``).
-                rows.append(hit.model_copy(update={"query": query.text}) if hit.query else hit)
-                hit.query = hit.query or query.text
+                append((query.text, *hit[1:]))
             if errors and not hits:
                 entity_type = candidates[0][0] if len(candidates) == 1 else None
-                rows.append(
-                    Result.model_construct(
-                        **_defaults(
+                append(
+                    _row(
+                        _defaults(
                             query.text,
                             Status.ERROR,
                             entity_type=entity_type,
@@ -251,10 +464,10 @@ class TelemetryReader:
                     )
                 )
             elif not hits:
-                rows.append(self._not_found(query, candidates))
+                append(self._not_found(query, candidates))
         return rows
 
-    def _not_found(self, query: Query, candidates: list[tuple[str, str]]) -> Result:
+    def _not_found(self, query: Query, candidates: list[tuple[str, str]]) -> Row:
         if len(candidates) == 1:
             entity_type, key = candidates[0]
             detail = (
@@ -268,8 +481,8 @@ class TelemetryReader:
                 f"unknown ID prefix; checked {len(candidates)} entity types ({types}) "
                 f"under {self.namespace}:<type>:{query.entity_id}: none found"
             )
-        return Result.model_construct(
-            **_defaults(
+        return _row(
+            _defaults(
                 query.text,
                 Status.NOT_FOUND,
                 entity_type=entity_type,
@@ -279,10 +492,10 @@ class TelemetryReader:
             )
         )
 
-    def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Result:
+    def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Row:
         parts = parse_key(key, self.namespace)
-        return Result.model_construct(
-            **_defaults(
+        return _row(
+            _defaults(
                 "",
                 Status.INVALID_RECORD,
                 entity_type=parts.entity_type if parts else None,
@@ -293,32 +506,51 @@ class TelemetryReader:
             )
         )
 
-    def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float) -> Result:
+    def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float) -> Row:
+        """The row (query still empty) of a key MGET read."""
         data, reason = decode_value(raw)
         if data is None:
             return self._invalid(key, reason, raw)
-        parts = parse_key(key, self.namespace)
-        if parts is None:  # only keys built by make_key get here; be safe anyway
+        # Keys here were built by make_key and the namespace has no ':'.
+        namespace, entity_type, entity_id = key.split(":", 2)
+        if namespace != self.namespace:  # be safe anyway
             return self._invalid(key, "key is not <namespace>:<entity_type>:<entity_id>", raw)
-        fields = self.record_fields(parts.entity_type, parts.entity_id, data, pttl, now)
-        return Result.model_construct(
-            **_defaults(
-                "",
-                Status.FOUND,
-                entity_type=parts.entity_type,
-                entity_id=parts.entity_id,
-                key=key,
-                **fields,
-            )
+        run_id, url, org, processed, inferred, expires, detail, metadata = self._record_values(
+            entity_type, entity_id, data, pttl, now
+        )
+        # In ROW_FIELDS order.
+        return (
+            "",
+            Status.FOUND,
+            entity_type,
+            entity_id,
+            run_id,
+            url,
+            org,
+            processed,
+            inferred,
+            expires,
+            detail,
+            key,
+            metadata,
+            None,
         )
 
     def record_fields(
         self, entity_type: str, entity_id: str, data: dict[str, Any], pttl: int, now: float
     ) -> dict[str, Any]:
         """Run, link, organization, times and metadata of one valid record."""
+        self._run_url = run_url_builder(self.settings.run_url_template)
+        values = self._record_values(entity_type, entity_id, data, pttl, now)
+        return dict(zip(_RECORD_FIELDS, values, strict=True))
+
+    def _record_values(
+        self, entity_type: str, entity_id: str, data: dict[str, Any], pttl: int, now: float
+    ) -> tuple[Any, ...]:
+        """``record_fields``' values, in ``_RECORD_FIELDS`` order (the hot loop of resolve)."""
         notes: list[str] = []
         run_id = data["runId"]
-        url = run_url(run_id, self.settings.run_url_template)
+        url = self._run_url(run_id)
         if url is None:
             notes.append("run ID is not of the form run_<letters/digits>: shown without a link")
         org = data.get("organizationId")
@@ -329,32 +561,34 @@ class TelemetryReader:
         processed, inferred = None, False
         stamp = data.get("timestamp")
         if stamp is not None:
-            processed = parse_timestamp(stamp)
+            processed = _parse_stamp(stamp)
             if processed is None:
                 notes.append(f"timestamp {str(stamp)[:40]!r} is not a date")
         if processed is None:
             processed, inferred, note = self.inferred_time(pttl, now)
             if note:
                 notes.append(note)
-        elif processed.timestamp() > now + FUTURE_TOLERANCE.total_seconds():
+        elif processed.timestamp() > now + _FUTURE_SECONDS:
             notes.append("timestamp is in the future (producer clock skew?)")
-        expires = datetime.fromtimestamp(now + pttl / 1000, tz=UTC) if pttl >= 0 else None
+        expires = _from_timestamp(now + pttl / 1000, UTC) if pttl >= 0 else None
         if pttl == -2:
             notes.append("key expired while being read")
-        for name, expected in (("entityType", entity_type), ("entityId", entity_id)):
-            value = data.get(name)
-            if value is not None and value != expected:
-                notes.append(f"record says {name}={str(value)[:60]!r}")
-        return {
-            "run_id": run_id,
-            "run_url": url,
-            "organization_id": org or None,
-            "processed_at": processed,
-            "processed_at_inferred": inferred,
-            "expires_at": expires,
-            "detail": "; ".join(notes),
-            "metadata": extra_metadata(data),
-        }
+        value = data.get("entityType")
+        if value is not None and value != entity_type:
+            notes.append(f"record says entityType={str(value)[:60]!r}")
+        value = data.get("entityId")
+        if value is not None and value != entity_id:
+            notes.append(f"record says entityId={str(value)[:60]!r}")
+        return (
+            run_id,
+            url,
+            org or None,
+            processed,
+            inferred,
+            expires,
+            "; ".join(notes) if notes else "",
+            extra_metadata(data) if len(data) > 1 else {},
+        )
 
     def inferred_time(self, pttl: int, now: float) -> tuple[datetime | None, bool, str]:
         """Write time from the remaining TTL: ``now - (ttl - remaining)``."""
@@ -418,29 +652,38 @@ class TelemetryReader:
         batch = ScanBatch()
         odd: list[str] = []
         namespace = self.namespace
+        head = namespace + ":"
+        cut = len(head)
+        # parse_key's rules, inlined: the entity type is checked once per distinct type.
+        valid_types: dict[str, bool] = {}
+        records, invalid = batch.records, batch.invalid
         for raw_key, raw, pttl in zip(keys, values, pttls, strict=True):
-            key = _text(raw_key)
-            parts = parse_key(key, namespace)
-            if parts is None:
+            key = raw_key.decode("utf-8", "replace") if type(raw_key) is bytes else str(raw_key)
+            entity_type, sep, entity_id = key[cut:].partition(":")
+            ok = valid_types.get(entity_type)
+            if ok is None:
+                ok = valid_types[entity_type] = ENTITY_TYPE_RE.match(entity_type) is not None
+            if not (ok and sep and entity_id and key.startswith(head)):
                 # A malformed key has no entity type: it belongs to no type filter.
                 if wanted is None:
-                    batch.invalid.append(
+                    invalid.append(
                         InvalidRecord(key, f"key is not {namespace}:<entity_type>:<entity_id>")
                     )
                 continue
-            if wanted is not None and parts.entity_type not in wanted:
+            if wanted is not None and entity_type not in wanted:
                 continue
             if raw is None:
                 if pttl != -2:
                     odd.append(key)
                 continue
+            if type(raw) is WrongType:
+                invalid.append(InvalidRecord(key, f"key holds a Redis {raw}, not a string"))
+                continue
             data, reason = decode_value(raw)
             if data is None:
-                batch.invalid.append(InvalidRecord(key, reason, preview(raw)))
+                invalid.append(InvalidRecord(key, reason, preview(raw)))
             else:
-                batch.records.append(
-                    ScannedRecord(key, parts.entity_type, parts.entity_id, data, pttl)
-                )
+                records.append(ScannedRecord(key, entity_type, entity_id, data, pttl))
         if odd:
             try:
                 inspected = self.store.inspect(odd)
@@ -448,8 +691,8 @@ class TelemetryReader:
                 batch.error = str(exc)
                 return batch
             for key, (kind, raw, pttl) in zip(odd, inspected, strict=True):
-                if kind == "none":
-                    continue
+                if kind == "none" or (kind == "string" and raw is None):
+                    continue  # expired or deleted between the reads
                 parts = parse_key(key, namespace)
                 if parts is None:
                     continue  # malformed keys were reported in the first pass

@@ -16,7 +16,7 @@ from typing import Any
 from .errors import InputFormatError
 from .export import SUMMARY_CSV_HEADER, write_csv
 from .models import format_time, parse_timestamp
-from .reader import InvalidRecord, ScanBatch, TelemetryReader
+from .reader import InvalidRecord, ScanBatch, TelemetryReader, paused_gc
 
 INVALID_EXAMPLES = 20
 UNKNOWN_ORG = ""
@@ -130,6 +130,30 @@ class Summary:
         }
 
 
+def _canonical_epoch(stamp: Any, hours: dict[str, float]) -> float | None:
+    """Epoch seconds of ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (what producers write) without datetime.
+
+    The hour's epoch comes from ``hours`` (one ``fromisoformat`` per distinct
+    hour); anything else is None, for ``parse_timestamp``.
+    """
+    if type(stamp) is not str or len(stamp) != 24 or stamp[23] != "Z" or stamp[10] != "T":
+        return None
+    base = hours.get(stamp[:13])
+    if base is None:
+        try:
+            base = datetime.fromisoformat(stamp[:13] + ":00:00+00:00").timestamp()
+        except ValueError:
+            return None
+        hours[stamp[:13]] = base
+    minutes, seconds, millis = stamp[14:16], stamp[17:19], stamp[20:23]
+    if not (minutes + seconds + millis).isdigit() or stamp[13] + stamp[16] + stamp[19] != "::.":
+        return None
+    minute, second = int(minutes), int(seconds)
+    if minute > 59 or second > 59:
+        return None
+    return base + minute * 60 + second + int(millis) / 1000
+
+
 def _iso(epoch: float) -> str:
     if epoch != epoch or epoch <= 0:  # NaN marks "no time known"
         return ""
@@ -153,6 +177,7 @@ class Summarizer:
         self.start = None if since is None else now - since.total_seconds()
         self.orgs = set(organizations) if organizations else None
         self.keep_rows = keep_rows
+        self._hours: dict[str, float] = {}  # "2026-11-20T10" -> its epoch, see _canonical_epoch
         self.summary = Summary(
             as_of=datetime.fromtimestamp(now, tz=UTC),
             window_start=None if self.start is None else datetime.fromtimestamp(self.start, tz=UTC),
@@ -168,6 +193,7 @@ class Summarizer:
                 s.invalid_examples.append(invalid)
         start, now, ttl, orgs = self.start, self.now, self.ttl_seconds, self.orgs
         groups, hourly, statuses = s.groups, s.hourly, s.statuses
+        hours = self._hours
         for record in batch.records:
             data = record.data
             entity_type = record.entity_type
@@ -175,9 +201,11 @@ class Summarizer:
             ts: float | None = None
             stamp = data.get("timestamp")
             if stamp is not None:
-                parsed = parse_timestamp(stamp)
-                if parsed is not None:
-                    ts = parsed.timestamp()
+                ts = _canonical_epoch(stamp, hours)
+                if ts is None:
+                    parsed = parse_timestamp(stamp)
+                    if parsed is not None:
+                        ts = parsed.timestamp()
             if ts is None and record.pttl_ms >= 0:
                 ts = now - (ttl - record.pttl_ms / 1000)
                 inferred = True
@@ -252,9 +280,10 @@ def summarize(
         organizations=organizations,
         keep_rows=keep_rows,
     )
-    for batch in reader.scan(types=list(types) if types else None, max_keys=max_keys):
-        summarizer.add(batch)
-        if progress is not None:
-            s = summarizer.summary
-            progress(s.scanned_keys, s.records, s.invalid_records)
+    with paused_gc():
+        for batch in reader.scan(types=list(types) if types else None, max_keys=max_keys):
+            summarizer.add(batch)
+            if progress is not None:
+                s = summarizer.summary
+                progress(s.scanned_keys, s.records, s.invalid_records)
     return summarizer.summary

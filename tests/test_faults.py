@@ -277,7 +277,10 @@ def test_page_with_redis_down_at_start_answers_quickly_and_recovers(
     seed(server.client(), entity_ids)
     use_redis(monkeypatch, tmp_path, with_user(server))
     monkeypatch.setenv("REDIS_SOCKET_TIMEOUT", "1")
-    server.kill() if fault == "killed" else server.pause()
+    if fault == "killed":
+        server.kill()
+    else:
+        server.pause()
 
     at, elapsed = timed(lambda: make_app(page=page, query={"id": entity_ids[0]}))
     assert elapsed < QUICK
@@ -323,7 +326,10 @@ def test_cli_with_redis_down_answers_quickly_and_works_once_back(
     }[command]
     stdin = "\n".join(entity_ids).encode()
     env = {"REDIS_SOCKET_TIMEOUT": "1"}
-    server.kill() if fault == "killed" else server.pause()
+    if fault == "killed":
+        server.kill()
+    else:
+        server.pause()
 
     proc = python_m(*argv, stdin=stdin, env=env)
     err = one_error_line(proc)
@@ -510,6 +516,35 @@ def test_bulk_page_redis_killed_mid_resolve_keeps_rows_and_resolve_recovers(
     assert "Errors" not in metrics(at)
 
 
+def test_lookup_page_redis_killed_while_inspecting_a_non_string_key_offers_retry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: RedisServer
+) -> None:
+    """Looking up a key that holds a hash takes a second round trip (TYPE); Redis dying
+    right before it is an "unreachable" error with Retry, and Retry (Redis back) shows the
+    invalid record."""
+    client = server.client()
+    client.hset("telemetry:payment:pym_hash", "runId", "run_hash")
+    use_redis(monkeypatch, tmp_path, with_user(server))
+    original = Store.inspect
+
+    def inspect(self: Store, keys: list[str]) -> Any:
+        server.kill()
+        return original(self, keys)
+
+    monkeypatch.setattr(Store, "inspect", inspect)
+    at = make_app(query={"id": "pym_hash"})
+    no_exception(at)
+    errors = "\n".join(e.value for e in at.error)
+    assert "Redis failed after 0 of 1 keys: Cannot reach Redis" in errors
+    assert redacted(server) in errors
+    monkeypatch.setattr(Store, "inspect", original)
+    bring_back(server, [])
+    server.client().hset("telemetry:payment:pym_hash", "runId", "run_hash")
+    next(b for b in at.button if b.label == "Retry").click().run()
+    no_exception(at)
+    assert "key holds a Redis hash, not a string" in page_text(at)
+
+
 # --------------------------------------------------------------------------- summary scan
 
 
@@ -597,7 +632,9 @@ def test_scan_keeps_what_it_read_when_redis_dies_while_inspecting_odd_keys(
     summary = summarize(reader)
     assert summary.complete is False
     assert summary.error.startswith("Cannot reach Redis")
-    assert summary.records == summary.scanned_keys < 3_001
+    # Everything read was counted; the list key was scanned but could not be read.
+    assert summary.records + 1 == summary.scanned_keys <= 3_001
+    assert summary.to_json()["complete"] is False
 
 
 def scan_fault_after_first_batch(
@@ -638,7 +675,10 @@ def test_cli_summary_json_cut_by_redis_is_partial_then_complete_after_restart(
         proc = python_m(*argv)
         assert switch.fired.is_set()
         err = one_error_line(proc)
-        assert err.startswith("error: scan incomplete: ")
+        assert err.startswith(
+            "error: scan incomplete: "
+            + ("Cannot reach Redis" if fault == "kill" else "Redis reconnected during the scan")
+        )
         assert PASSWORD not in err
         body = orjson.loads(proc.stdout)
         assert body["complete"] is False

@@ -27,6 +27,21 @@ from telemetry import (
     results_csv,
     runs_list_urls,
 )
+from telemetry.reader import (
+    DETAIL,
+    ENTITY_ID,
+    ENTITY_TYPE,
+    EXPIRES_AT,
+    ORGANIZATION_ID,
+    PROCESSED_AT,
+    PROCESSED_AT_INFERRED,
+    QUERY,
+    ROW_FIELDS,
+    RUN_ID,
+    RUN_URL,
+    STATUS,
+    result_row,
+)
 
 from .context import AppContext
 from .format import md_code, md_escape
@@ -168,9 +183,10 @@ def resolve(
 
 
 def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext) -> BulkResult:
-    results = resolution.results
-    table, found_runs, missing = build_table(results)
+    # Built from the resolution's rows: no Result objects for a page of 100,000 rows.
+    table, found_runs, missing = build_table(resolution)
     counts = resolution.counts
+    run_ids, run_urls = resolution.column("run_id"), resolution.column("run_url")
     template = ctx.settings.runs_list_url_template
     runs_list = runs_list_urls(found_runs, template) if template and found_runs else []
     missing_text = "\n".join(missing) + ("\n" if missing else "")
@@ -183,8 +199,8 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
         missing=missing,
         runs_list=runs_list,
         found_runs=len(set(found_runs)),
-        unlinked=any(r.run_id and not r.run_url for r in results),
-        csv=Memo(lambda: results_csv(results).encode("utf-8")),
+        unlinked=any(run and not url for run, url in zip(run_ids, run_urls, strict=True)),
+        csv=Memo(lambda: results_csv(resolution).encode("utf-8")),
         missing_txt=Memo(lambda: missing_text.encode("utf-8")),
     )
 
@@ -210,55 +226,37 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def build_table(results: list[Result]) -> tuple[pa.Table, list[str], list[str]]:
+def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, list[str], list[str]]:
     """The results table (one list per column, one Arrow table at the end: filtering and
     showing it later costs no conversion), the found run IDs and the not-found queries."""
-    query: list[str] = []
-    status: list[str] = []
-    entity_type: list[str | None] = []
-    entity_id: list[str | None] = []
-    run: list[str | None] = []
-    run_id: list[str | None] = []
-    org: list[str | None] = []
-    processed: list[int | None] = []
-    inferred: list[bool] = []
-    expires: list[int | None] = []
-    detail: list[str] = []
-    found_runs: list[str] = []
-    missing: list[str] = []
-    for r in results:
-        query.append(r.query)
-        state = r.status
-        status.append(state.value)
-        entity_type.append(r.entity_type)
-        entity_id.append(r.entity_id)
-        run.append(r.run_url)
-        run_id.append(r.run_id)
-        org.append(r.organization_id)
-        processed.append(_ms(r.processed_at))
-        inferred.append(r.processed_at_inferred)
-        expires.append(_ms(r.expires_at))
-        detail.append(r.detail)
-        if state is Status.FOUND:
-            if r.run_id:
-                found_runs.append(r.run_id)
-        elif state is Status.NOT_FOUND:
-            missing.append(r.query)
-    columns = [
-        query,
-        status,
-        entity_type,
-        entity_id,
-        run,
-        run_id,
-        org,
-        processed,
-        inferred,
-        expires,
-        detail,
+    rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_FIELDS)
+    statuses = columns[STATUS]
+    found_runs = [
+        run
+        for state, run in zip(statuses, columns[RUN_ID], strict=True)
+        if state is Status.FOUND and run
+    ]
+    missing = [
+        query
+        for state, query in zip(statuses, columns[QUERY], strict=True)
+        if state is Status.NOT_FOUND
+    ]
+    values = [
+        columns[QUERY],
+        [state.value for state in statuses],
+        columns[ENTITY_TYPE],
+        columns[ENTITY_ID],
+        columns[RUN_URL],
+        columns[RUN_ID],
+        columns[ORGANIZATION_ID],
+        [_ms(value) for value in columns[PROCESSED_AT]],
+        columns[PROCESSED_AT_INFERRED],
+        [_ms(value) for value in columns[EXPIRES_AT]],
+        columns[DETAIL],
     ]
     table = pa.Table.from_arrays(
-        [pa.array(values, type=f.type) for values, f in zip(columns, _SCHEMA, strict=True)],
+        [pa.array(list(v), type=f.type) for v, f in zip(values, _SCHEMA, strict=True)],
         schema=_SCHEMA,
     )
     return table, found_runs, missing
@@ -317,7 +315,7 @@ def render_counts(result: BulkResult) -> None:
     with st.container(horizontal=True, gap="medium"):
         for label, value, help_text in cells:
             st.metric(label, f"{value:,}", help=help_text, border=True)
-    rows = len(result.resolution.results)
+    rows = len(result.resolution.rows)
     if rows > parsed.unique:
         st.caption(
             f"{rows - parsed.unique:,} extra rows: IDs with no known prefix "

@@ -34,7 +34,14 @@ import pytest
 from redis_server import RedisServer
 from telemetry.writer import SyntheticRecord, encode_record, generate_records, write_records
 
-from .harness import LiveApp, add_user, chromium_missing_reason, launch_chromium, settle, sign_in
+from .harness import (
+    LiveApp,
+    add_user,
+    chromium_missing_reason,
+    launch_chromium,
+    sign_in,
+    wait_until_signed_in,
+)
 
 USER = "e2e-user"
 USER_NAME = "E2E Tester"
@@ -66,7 +73,7 @@ class Known:
     minimal_run: str = "run_E2eMinimal00000000000001"
     formula_id: str = "pym_E2eFormula00000000001"
     formula_run: str = "run_e2eformula0000000000000001"
-    formula_org: str = "=HYPERLINK(\"http://evil.example\",\"x\")"
+    formula_org: str = '=HYPERLINK("http://evil.example","x")'
     formula_time: str = "2026-11-21T08:00:00.000Z"
     unprefixed_id: str = "E2eNoPrefix000000000001"  # stored as a notification
     unprefixed_run: str = "run_e2enoprefix00000000000001"
@@ -108,9 +115,7 @@ class Seed:
 
 def generated_records() -> list[SyntheticRecord]:
     return [
-        r
-        for r in generate_records(SEED_RECORDS, seed=SEED)
-        if r.ttl_seconds > MIN_REMAINING_TTL
+        r for r in generate_records(SEED_RECORDS, seed=SEED) if r.ttl_seconds > MIN_REMAINING_TTL
     ]
 
 
@@ -262,9 +267,8 @@ def signed_in(page: Any, live_app: LiveApp) -> Any:
 
     page.goto(live_app.url)
     sign_in(page, USER, PASSWORD)
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    wait_until_signed_in(page, COOKIE_NAME)
     expect(page.get_by_role("heading", name="Lookup")).to_be_visible()
-    settle(page)
     return page
 
 
@@ -277,9 +281,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if report.failed:
         apps = [
-            value
-            for value in getattr(item, "funcargs", {}).values()
-            if isinstance(value, LiveApp)
+            value for value in getattr(item, "funcargs", {}).values() if isinstance(value, LiveApp)
         ]
         for app in apps:
             report.sections.append((f"streamlit log ({app.url})", app.log_tail(80)))

@@ -8,6 +8,7 @@ in its own session and stopped by its own pid (never by name).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -44,6 +45,19 @@ RUN_URL = "https://cloud.trigger.dev/runs/{run_id}"
 _SETTING_NAME = re.compile(
     r"^(REDIS_|TELEMETRY_|RUN_URL_|RUNS_LIST_|AUTH_|SCAN_MAX_KEYS$|MAX_IDS$|DEMO_RECORDS$)"
 )
+
+
+# Every app server started by this process, so none outlives it (a crashed script,
+# an interrupted run): killed at exit by process group, which is its own.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in list(_LIVE):
+        with contextlib.suppress(Exception):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 def chromium_missing_reason() -> str | None:
@@ -137,6 +151,7 @@ class LiveApp:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _LIVE.add(self._proc)
         self._wait_healthy()
         return self
 
@@ -169,6 +184,7 @@ class LiveApp:
     def stop(self) -> None:
         proc = self._proc
         if proc is None or proc.poll() is not None:
+            _LIVE.discard(proc)  # type: ignore[arg-type]
             return
         # Our own child, started in its own session: signal its process group.
         with contextlib.suppress(ProcessLookupError):
@@ -179,6 +195,7 @@ class LiveApp:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=STOP_TIMEOUT_SECONDS)
+        _LIVE.discard(proc)
 
     def close(self) -> None:
         self.stop()
@@ -233,3 +250,51 @@ def metric(page: Any, label: str) -> Any:
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     )
     return card.get_by_test_id("stMetricValue")
+
+
+# While a script run is in progress, Streamlit keeps the previous run's elements on
+# screen, faded and marked data-stale="true", until the run replaces them. When an
+# element's position changes between runs (e.g. right after signing in, when the
+# cookie components come and go) both copies exist for a moment.
+NOT_STALE = ':not([data-stale="true"] *)'
+
+
+def fresh(locator: Any) -> Any:
+    """``locator`` minus elements of the previous run that are about to go."""
+    return locator.and_(locator.page.locator(NOT_STALE))
+
+
+def cookie_present(name: str) -> str:
+    """A ``page.wait_for_function`` predicate: the browser holds cookie ``name``."""
+    return f"() => document.cookie.split('; ').some(c => c.startsWith('{name}='))"
+
+
+def wait_until_signed_in(page: Any, cookie_name: str) -> None:
+    """After a successful sign-in (form or cookie): wait for the Sign out button, then
+    until the sign-in transition is over.
+
+    Signing in takes a few runs: the gate renders the cookie manager's components
+    (reading, then setting the cookie), each of which reruns the app when it answers,
+    and the page moves down or up while they come and go. It is over when the cookie
+    is stored, the components are gone, no run is in progress and nothing is stale;
+    typing into the page before that may land in an input that is about to be replaced.
+    """
+    from playwright.sync_api import expect
+
+    expect(fresh(page.get_by_role("button", name="Sign out"))).to_be_visible()
+    page.wait_for_function(
+        "() => ("
+        + cookie_present(cookie_name)
+        + ")() && !document.querySelector('iframe[title*=\"cookie_manager\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')"
+        " && document.querySelector('[data-testid=\"stApp\"]')"
+        "?.getAttribute('data-test-script-state') === 'notRunning'"
+    )
+
+
+def look_up(page: Any, text: str) -> None:
+    """Type into the Lookup page's Entity ID box and press Enter (as the page says)."""
+    settle(page)
+    box = page.get_by_role("textbox", name="Entity ID")
+    box.fill(text)
+    box.press("Enter")

@@ -9,19 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import KNOWN
-from .harness import RUN_URL, LiveApp, settle
+from .harness import RUN_URL, LiveApp, look_up
 
 pytestmark = pytest.mark.e2e
 
 NOTIFICATION_TYPES = 9  # the contract's registry: an unprefixed ID is looked up under each
-
-
-def look_up(page: Any, text: str) -> None:
-    """Type into the Entity ID box and press Enter (how the page says to use it)."""
-    settle(page)
-    box = page.get_by_role("textbox", name="Entity ID")
-    box.fill(text)
-    box.press("Enter")
 
 
 def main(page: Any) -> Any:
@@ -71,7 +63,9 @@ def test_not_found_says_what_was_checked_and_why(signed_in: Any) -> None:
     expect(body.get_by_text("Checked this key:")).to_be_visible()
     expect(body.get_by_test_id("stCode")).to_have_text(f"telemetry:payment:{KNOWN.missing_id}")
     expect(body.get_by_text("Never processed", exact=False)).to_be_visible()
-    expect(body.get_by_text("records expire 14 d after the last write", exact=False)).to_be_visible()
+    expect(
+        body.get_by_text("records expire 14 d after the last write", exact=False)
+    ).to_be_visible()
     expect(page.get_by_role("link", name=re.compile(r"^Open run "))).to_have_count(0)
 
     # No known prefix: every entity type's key was checked.

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 from redis_server import RedisServer
 from telemetry.store import LEAST_PRIVILEGE_RULES
 
-from .conftest import KNOWN, PASSWORD, USER, Seed, seed_redis, start_app, start_redis
-from .harness import RUN_URL, LiveApp, settle, sign_in
+from .conftest import COOKIE_NAME, KNOWN, PASSWORD, USER, Seed, seed_redis, start_app, start_redis
+from .harness import RUN_URL, LiveApp, fresh, look_up, settle, sign_in, wait_until_signed_in
 
 pytestmark = pytest.mark.e2e
 
@@ -70,22 +70,18 @@ def outage_app(outage: Outage, users_file: Path) -> Iterator[LiveApp]:
         app.close()
 
 
-def look_up(page: Any, text: str) -> None:
-    settle(page)
-    box = page.get_by_role("textbox", name="Entity ID")
-    box.fill(text)
-    box.press("Enter")
-
-
 def test_redis_down_shows_the_error_and_retry_recovers(
     page: Any, outage: Outage, outage_app: LiveApp
 ) -> None:
-    page.goto(f"{outage_app.url}/?id={KNOWN.rich_id}")
+    page.goto(outage_app.url)
     sign_in(page, USER, PASSWORD)
-    run_link = page.get_by_role("link", name=re.compile(r"^Open run "))
+    wait_until_signed_in(page, COOKIE_NAME)
+    look_up(page, KNOWN.rich_id)
+    run_link = fresh(page.get_by_role("link", name=re.compile(r"^Open run ")))
     expect(run_link).to_have_attribute("href", RUN_URL.format(run_id=KNOWN.rich_run))
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(outage.redacted)).to_be_visible()
+    expect(sidebar.get_by_text("Redis connected")).to_be_visible()
 
     outage.server.stop()
     try:
@@ -93,6 +89,7 @@ def test_redis_down_shows_the_error_and_retry_recovers(
         alert = page.get_by_test_id("stMain").get_by_test_id("stAlert")
         expect(alert).to_contain_text("Cannot reach Redis")
         expect(alert).to_contain_text(outage.redacted)
+        expect(page).to_have_url(f"{outage_app.url}/?id={KNOWN.minimal_id}")
         retry = page.get_by_role("button", name="Retry")
         expect(retry).to_be_visible()
         expect(run_link).to_have_count(0)
