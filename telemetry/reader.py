@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+from orjson import JSONDecodeError
+
 from .config import Settings
 from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
 from .ids import Query, _prefix_matcher, parse_ids
@@ -40,6 +43,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 _FUTURE_SECONDS = FUTURE_TOLERANCE.total_seconds()
 _from_timestamp = datetime.fromtimestamp
 _from_iso = datetime.fromisoformat
+_loads = orjson.loads
 # What record_fields returns, in the order of TelemetryReader._record_values.
 _RECORD_FIELDS = (
     "run_id",
@@ -274,6 +278,7 @@ class TelemetryReader:
         self.clock = clock
         self._match = _prefix_matcher(self.registry)  # registry.match, one dict probe a length
         self._run_url = run_url_builder(settings.run_url_template)
+        self._ttl_ms = self.ttl_seconds * 1000
 
     # -- lookup and resolve ------------------------------------------------
 
@@ -508,9 +513,14 @@ class TelemetryReader:
 
     def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float) -> Row:
         """The row (query still empty) of a key MGET read."""
-        data, reason = decode_value(raw)
-        if data is None:
-            return self._invalid(key, reason, raw)
+        try:
+            data = _loads(raw)  # decode_value's checks, inlined for the valid record
+        except JSONDecodeError:
+            data = None
+        if type(data) is not dict or type(run_id := data.get("runId")) is not str or not run_id:
+            data, reason = decode_value(raw)
+            if data is None:
+                return self._invalid(key, reason, raw)
         # Keys here were built by make_key and the namespace has no ':'.
         namespace, entity_type, entity_id = key.split(":", 2)
         if namespace != self.namespace:  # be safe anyway
@@ -564,7 +574,11 @@ class TelemetryReader:
             processed = _parse_stamp(stamp)
             if processed is None:
                 notes.append(f"timestamp {str(stamp)[:40]!r} is not a date")
-        if processed is None:
+        if processed is None and pttl >= 0 and pttl <= self._ttl_ms:  # inferred_time, inlined
+            processed = _from_timestamp(now - (self.ttl_seconds - pttl / 1000), UTC)
+            inferred = True
+            notes.append("time inferred from TTL")
+        elif processed is None:
             processed, inferred, note = self.inferred_time(pttl, now)
             if note:
                 notes.append(note)

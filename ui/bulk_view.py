@@ -250,13 +250,13 @@ def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, list[str]
         columns[RUN_URL],
         columns[RUN_ID],
         columns[ORGANIZATION_ID],
-        [_ms(value) for value in columns[PROCESSED_AT]],
+        [None if v is None else int(v.timestamp() * 1000) for v in columns[PROCESSED_AT]],  # _ms
         columns[PROCESSED_AT_INFERRED],
-        [_ms(value) for value in columns[EXPIRES_AT]],
+        [None if v is None else int(v.timestamp() * 1000) for v in columns[EXPIRES_AT]],  # _ms
         columns[DETAIL],
     ]
     table = pa.Table.from_arrays(
-        [pa.array(list(v), type=f.type) for v, f in zip(values, _SCHEMA, strict=True)],
+        [pa.array(v, type=f.type) for v, f in zip(values, _SCHEMA, strict=True)],
         schema=_SCHEMA,
     )
     return table, found_runs, missing

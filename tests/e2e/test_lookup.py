@@ -33,8 +33,8 @@ def test_found_shows_the_run_link_and_the_record(signed_in: Any, live_app: LiveA
     expect(body.get_by_text("2026-11-20 10:15:00 UTC", exact=False)).to_be_visible()
     expect(body.get_by_text(f"telemetry:payment:{KNOWN.rich_id}")).to_be_visible()
     expect(body.get_by_test_id("stJson")).to_contain_text("succeeded")
-    # The lookup is in the URL (shareable) and in this session's history.
-    expect(page).to_have_url(re.compile(re.escape(f"id={KNOWN.rich_id}") + "$"))
+    # The lookup is in this session's history. (That the URL follows the input, for
+    # sharing, is checked in test_sign_in.py.)
     expect(body.get_by_role("radio", name=re.compile(re.escape(KNOWN.rich_id)))).to_be_visible()
 
 
