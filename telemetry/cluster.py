@@ -80,7 +80,7 @@ Command = tuple[Any, ...]
 
 def cluster_failure(exc: BaseException, url: str) -> StoreUnavailableError:
     """``describe_failure`` plus what only a cluster says (not a cluster, missing rights)."""
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
     if isinstance(exc, NoPermissionError) or text.startswith("NOPERM"):
         return StoreUnavailableError(
             f"Redis denied a command: {text}.",

@@ -67,7 +67,7 @@ def _script_reply(reply: list[Any]) -> tuple[list[Any], list[int]]:
 
 def describe_failure(exc: BaseException, url: str) -> StoreUnavailableError:
     """A redis-py exception as the error users see: what failed, where, what to do."""
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip().rstrip(".") or type(exc).__name__
     if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text:
         return StoreUnavailableError(
             "Redis refused the credentials.",

@@ -10,7 +10,7 @@ Session fixtures (one of each for the whole run, torn down at the end):
 ``users_file``  a credentials file written by ``python -m telemetry users add``
                 (two users; the password goes on stdin).
 ``live_app``    ``streamlit run app.py`` against ``e2e_redis``; ``.url``, ``.log``.
-``browser``     headless /usr/bin/chromium.
+``browser``     headless /usr/bin/chromium (package scope: stopped when tests/e2e is done).
 
 Function fixtures: ``context`` / ``page`` (a fresh browser profile: no cookie),
 ``signed_in`` (a page signed in as ``USER``, on the Lookup page).
@@ -231,8 +231,10 @@ def live_app(e2e_redis: RedisServer, users_file: Path) -> Iterator[LiveApp]:
 # -- session: browser ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(browser_available: None) -> Iterator[Any]:
+    # Package scope: Playwright's sync API allows one instance per thread, and
+    # tests outside tests/e2e (test_app_auth.py) start their own after this one ends.
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
