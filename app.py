@@ -43,7 +43,11 @@ page = st.navigation(
     position="sidebar" if signed_in else "hidden",
 )
 
-require_user(settings)
+# In its own container: the gate's cookie components render in some runs only, and
+# without one they shift the page's elements (the ?id= binding then stuck to the
+# deep link's ID after sign-in).
+with st.container():
+    require_user(settings)
 if not signed_in:
     st.rerun()  # signed in during this run (a remembered cookie): show the navigation
 

@@ -133,7 +133,13 @@ def require_user(settings: Settings) -> str:
         raise AssertionError("unreachable") from None
 
     username = _signed_in_user(config)
-    cookie_action = st.session_state.pop(_COOKIE_ACTION_KEY, None)
+    # "set" runs once. "delete" stays pending until the next sign-in: the rerun the
+    # cookie component triggers right after sign-out can unmount it before the
+    # browser ran it, leaving a cookie a restarted server would accept again.
+    # Deleting an absent cookie is harmless, so it is simply rendered every run.
+    cookie_action = st.session_state.get(_COOKIE_ACTION_KEY)
+    if cookie_action == "set":
+        st.session_state.pop(_COOKIE_ACTION_KEY, None)
     if username and cookie_action is None:
         return username
 
@@ -249,7 +255,9 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
             f"Demo mode (generated data, no Redis): sign in as `{DEMO_USERNAME}` with "
             f"password `{config.demo_password}`."
         )
-    notice = st.session_state.pop(_NOTICE_KEY, None)
+    # Kept until the next submit replaces it (``_on_login``): a component-driven
+    # rerun must not swallow "You have signed out." or a wrong-password message.
+    notice = st.session_state.get(_NOTICE_KEY)
     if notice:
         level, text = notice
         {"error": st.error, "warning": st.warning}.get(level, st.info)(text)

@@ -285,12 +285,14 @@ COLUMN_CONFIG = {
     ),
     "detail": st.column_config.TextColumn("Detail", width="large"),
 }
+# The run link right after the status: it is what people come for, and it stays
+# visible on a laptop screen without scrolling sideways.
 _ORDER = (
     "query",
     "status",
+    "run",
     "entity_type",
     "entity_id",
-    "run",
     "organization_id",
     "processed_at",
     "inferred",

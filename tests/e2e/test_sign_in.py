@@ -85,12 +85,6 @@ def test_deep_link_to_a_lookup_lands_there_after_sign_in(page: Any, live_app: Li
     expect(page).to_have_url(target)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="app bug: after signing in on a deep link /?id=A, the Entity ID input's "
-    "bind='query-params' sometimes (1 in 2-6 tries) stops updating the URL: later lookups "
-    "show B, C but the URL stays ?id=A, so a shared link or a reload shows A",
-)
 def test_after_a_deep_link_the_url_follows_the_next_lookup(page: Any, live_app: LiveApp) -> None:
     page.goto(f"{live_app.url}/?id={KNOWN.rich_id}")
     sign_in(page, USER, PASSWORD)
@@ -168,14 +162,6 @@ def test_sign_out_really_signs_out(page: Any, live_app: LiveApp) -> None:
     expect(page.get_by_text(KNOWN.rich_run)).to_have_count(0)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="app bug (ui/auth.py): right after sign-out the cookie manager's 'init' component "
-    "mounts again and its answer reruns the app; that rerun drops the one-shot 'You have "
-    "signed out.' notice and often unmounts the one-shot cookie 'delete' component before "
-    "it ran, so the browser keeps the sign-in cookie (refused only by the in-memory "
-    "sign-out registry, i.e. accepted again after a server restart)",
-)
 def test_sign_out_says_so_and_deletes_the_cookie(
     context: Any, page: Any, live_app: LiveApp
 ) -> None:
