@@ -423,7 +423,10 @@ def _table(
         index = folded.index(column.casefold())
     elif width >= 2:
         cells = [cell for row in data[: len(body) + 1] for cell in row if cell.strip()]
-        if all(ids.known(cell) for cell in cells):
+        # An id-like header (``payment_id``) over the only column holding IDs, the
+        # other cells empty, is a table of that column, not several IDs per line.
+        one_named_column = header_words[index] and sum(1 for hit in hits if hit) < 2
+        if not one_named_column and all(ids.known(cell) for cell in cells):
             return None, names if header else [], (cell for row in data for cell in row)
         if not header and width == 2 and not max(hits):
             return None

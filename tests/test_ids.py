@@ -771,3 +771,11 @@ def test_table_round_trip(ids: list[str], position: int, delimiter: str, others:
     parsed = parse_ids("\r\n".join(lines), REGISTRY)
     assert rows(parsed) == [ok(entity_id) for entity_id in dict.fromkeys(ids)]
     assert (parsed.column, parsed.columns) == ("payment_id", header)
+
+
+def test_one_id_column_beside_empty_cells_is_that_column() -> None:
+    """A header and IDs in one column with the other cells empty is a table of that column
+    (found by hypothesis: it used to be read as a several-IDs-per-line paste)."""
+    parsed = parse_ids("payment_id,status,amount\r\nbilling_period_0,,", REGISTRY)
+    assert rows(parsed) == [ok("billing_period_0")]
+    assert (parsed.column, parsed.columns) == ("payment_id", ["payment_id", "status", "amount"])
