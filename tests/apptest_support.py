@@ -29,7 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import fakeredis
 import pytest
+import redis
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -190,3 +192,23 @@ def button_by_label(at: AppTest, predicate: Callable[[str], bool]) -> Any:
 
 def as_json(value: str) -> Any:
     return json.loads(value)
+
+
+def dropping_client(ok_pipelines: int) -> fakeredis.FakeRedis:
+    """A fakeredis whose connection drops when a pipeline is sent, after the first
+    ``ok_pipelines`` pipelines (PING and other single commands keep working)."""
+
+    def reset(*args: Any, **kwargs: Any) -> Any:
+        raise redis.ConnectionError("Connection reset by peer")
+
+    class Dropping(fakeredis.FakeRedis):
+        sent = 0
+
+        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+            pipe = super().pipeline(*args, **kwargs)
+            Dropping.sent += 1
+            if Dropping.sent > ok_pipelines:
+                pipe.execute = reset
+            return pipe
+
+    return Dropping()

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import orjson
 import pytest
 import redis
@@ -14,6 +13,7 @@ import redis
 from apptest_support import (
     capture_downloads,
     download_bytes,
+    dropping_client,
     make_app,
     metrics,
     no_exception,
@@ -250,20 +250,7 @@ def test_partial_failure_keeps_rows_and_warns(
 ) -> None:
     """Redis failing mid-way: a warning with the error; rows read so far are kept."""
 
-    def reset(*args: Any, **kwargs: Any) -> Any:
-        raise redis.ConnectionError("Connection reset by peer")
-
-    class Flaky(fakeredis.FakeRedis):
-        calls = 0
-
-        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-            pipe = super().pipeline(*args, **kwargs)
-            Flaky.calls += 1
-            if Flaky.calls > 1:
-                pipe.execute = reset  # the connection drops when the pipeline is sent
-            return pipe
-
-    client = Flaky()
+    client = dropping_client(ok_pipelines=1)
     client.set("telemetry:payment:pym_0", orjson.dumps({"runId": "run_0"}))
     use_redis(monkeypatch, tmp_path, "redis://127.0.0.1:1/0")
     monkeypatch.setattr(context, "client_factory", lambda settings: client)

@@ -7,11 +7,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import pytest
 import redis
 
-from apptest_support import NOW, make_app, no_exception, page_text, put, use_demo, use_redis
+from apptest_support import (
+    NOW,
+    dropping_client,
+    make_app,
+    no_exception,
+    page_text,
+    put,
+    use_demo,
+    use_redis,
+)
 from redis_server import RedisServer
 from ui import context
 
@@ -178,17 +186,8 @@ def test_page_edge_shows_redis_failure_with_retry(
 ) -> None:
     """Redis answering PING but failing the lookup: an error and Retry, never a traceback."""
 
-    def reset(*args: Any, **kwargs: Any) -> Any:
-        raise redis.ConnectionError("Connection reset by peer")
-
-    class Failing(fakeredis.FakeRedis):
-        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-            pipe = super().pipeline(*args, **kwargs)
-            pipe.execute = reset  # PING works; every pipelined read fails
-            return pipe
-
     use_redis(monkeypatch, tmp_path, "redis://reader:hunter2@127.0.0.1:1/0")
-    monkeypatch.setattr(context, "client_factory", lambda settings: Failing())
+    monkeypatch.setattr(context, "client_factory", lambda settings: dropping_client(ok_pipelines=0))
     at = lookup("pym_1")
     no_exception(at)
     errors = "\n".join(e.value for e in at.error)

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import pytest
 import redis
 
@@ -16,6 +15,7 @@ from apptest_support import (
     NOW,
     capture_downloads,
     download_bytes,
+    dropping_client,
     make_app,
     metrics,
     no_exception,
@@ -229,20 +229,7 @@ def test_incomplete_scan_warns_and_keeps_what_was_read(
 ) -> None:
     """Redis failing after the first SCAN reply: a warning with the error, no traceback."""
 
-    def reset(*args: Any, **kwargs: Any) -> Any:
-        raise redis.ConnectionError("Connection reset by peer")
-
-    class Flaky(fakeredis.FakeRedis):
-        calls = 0
-
-        def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-            pipe = super().pipeline(*args, **kwargs)
-            Flaky.calls += 1
-            if Flaky.calls > 1:
-                pipe.execute = reset  # the connection drops when the pipeline is sent
-            return pipe
-
-    client = Flaky()
+    client = dropping_client(ok_pipelines=1)
     put(client, "payment", "pym_f1", "run_f1", org="org_A", timestamp=ago(hours=1))
     use_redis(monkeypatch, tmp_path, "redis://127.0.0.1:1/0")
     monkeypatch.setattr(context, "client_factory", lambda settings: client)
