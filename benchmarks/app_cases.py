@@ -212,6 +212,12 @@ def _rerun_floor() -> Callable[[], Any]:
     return empty_page().run
 
 
+def _rerun_samples(ctx: Context) -> int:
+    """Rounds for the rerun cases: a rerun costs milliseconds, and a median of a few
+    samples of something that short swings with whatever else the machine does."""
+    return max(ctx.runs_for() * 5, 5)
+
+
 def _commands(ctx: Context, name: str) -> int:
     return int(ctx.server.commandstats().get(name, 0))
 
@@ -246,9 +252,7 @@ def page_lookup(ctx: Context) -> Row:
             return out
 
         shell = shell_page(ctx).run
-        floors, shells, subjects = interleave3(
-            _rerun_floor(), shell, subject, max(ctx.runs_for(), 5)
-        )
+        floors, shells, subjects = interleave3(_rerun_floor(), shell, subject, _rerun_samples(ctx))
     ratio = median(subjects) / median(floors)
     return Row(
         case="page-lookup",
@@ -333,9 +337,7 @@ def page_summary(ctx: Context) -> Row:
             return _check(at.run(), "summary page rerun")
 
         shell = shell_page(ctx).run
-        floors, shells, subjects = interleave3(
-            _rerun_floor(), shell, subject, max(ctx.runs_for(), 5)
-        )
+        floors, shells, subjects = interleave3(_rerun_floor(), shell, subject, _rerun_samples(ctx))
         rescans = _commands(ctx, "scan") - scans
     ratio = median(subjects) / median(floors)
     return Row(

@@ -200,8 +200,7 @@ def format_time(value: datetime | None) -> str:
     """ISO 8601 UTC ending in ``Z``; milliseconds only when there are any."""
     if value is None:
         return ""
-    value = value.astimezone(UTC)
-    millis = value.microsecond // 1000
-    # %Y does not pad years before 1000 on every platform; ISO 8601 needs four digits.
-    text = f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S")
-    return text + (f".{millis:03d}Z" if millis else "Z")
+    # "YYYY-MM-DDTHH:MM:SS.mmm+00:00": four-digit years, milliseconds truncated, in C
+    # (strftime's %Y is not padded before the year 1000 on every platform).
+    text = value.astimezone(UTC).isoformat(timespec="milliseconds")
+    return text[:19] + ("Z" if text[20:23] == "000" else text[19:23] + "Z")

@@ -8,13 +8,13 @@ least-privilege set of the contract: GET, MGET, SCAN, PTTL, TYPE, PING.
 
 from __future__ import annotations
 
-import gc
-import threading
+import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -22,9 +22,9 @@ from orjson import JSONDecodeError
 
 from .config import Settings
 from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
-from .ids import Query, _prefix_matcher, parse_ids
+from .ids import Query, _prefix_matcher, parse_ids, paused_gc
 from .keys import make_key, parse_key, scan_pattern
-from .links import run_url_builder
+from .links import RUN_ID_RE, run_url_builder
 from .models import (
     Result,
     Status,
@@ -89,35 +89,6 @@ def _result(fields: dict[str, Any]) -> Result:
     return result
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a bulk loop builds acyclic rows and records.
-
-    A collection scans every live container, and each batch adds thousands
-    (rows, dicts, datetimes), so collections grow with the result: 20-35% of
-    a 100,000-ID resolve. Reference counting still frees everything; a
-    collection runs when the outermost pause ends (threads share the count).
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 # A row of a Resolution: Result's fields, in Result's order, as a plain tuple.
 ROW_FIELDS: tuple[str, ...] = tuple(Result.model_fields)
 (
@@ -137,11 +108,68 @@ ROW_FIELDS: tuple[str, ...] = tuple(Result.model_fields)
     RAW_VALUE,
 ) = range(len(ROW_FIELDS))
 Row = tuple[Any, ...]
+Owner = tuple[str, str, str]  # (query text, entity type, entity ID) of a key
+
+
+# Rows of minimal records share this dict; each Result gets a dict of its own.
+_NO_METADATA: dict[str, Any] = {}
+
+
+def row_time(value: datetime | float | None) -> datetime | None:
+    """A row's ``processed_at`` / ``expires_at`` as the ``Result`` holds it.
+
+    Times computed from ``now`` and a TTL stay epoch floats in rows and become
+    datetimes only here (``datetime.fromtimestamp`` of the very float, so the
+    value is the one an eager conversion gives): a bulk resolve, its CSV and
+    its table never need the two datetimes a row would otherwise cost.
+    Producer timestamps stay the datetimes they were parsed into.
+    """
+    return _from_timestamp(value, UTC) if type(value) is float else value  # type: ignore[return-value]
+
+
+# Below this magnitude a float holds an epoch time finely enough (within 0.48 µs) for
+# datetime.fromtimestamp's rounding to give back its exact microseconds: years 1698-2242.
+_EXACT_EPOCH = float(2**33)
+
+
+def row_micros(times: Sequence[datetime | float | None]) -> tuple[Any, Any]:
+    """Row times (``row_time``'s input) as microseconds since the epoch, vectorised.
+
+    Returns numpy arrays ``(micros, exact)``: where ``exact``, ``micros`` is
+    the instant of ``row_time(t)`` to the microsecond; elsewhere (None, or a
+    time outside years 1698-2242) it is 0 and the caller converts that value
+    one by one. A float goes through what ``datetime.fromtimestamp`` does
+    (``modf``, the fraction times 10⁶ rounded half to even); a datetime enters
+    as its ``timestamp()``, which that maps back to its own microseconds.
+    """
+    import numpy as np  # only for bulk output: keeps the CLI's start-up light
+
+    nan = math.nan
+    seconds = np.array(
+        [t if type(t) is float else nan if t is None else t.timestamp() for t in times],
+        dtype=np.float64,
+    )
+    exact = np.abs(seconds) < _EXACT_EPOCH  # False for NaN: the Nones
+    whole = np.where(exact, np.trunc(seconds), 0.0)
+    fraction = np.where(exact, seconds - whole, 0.0)
+    micros = whole.astype(np.int64) * 1_000_000 + np.rint(fraction * 1e6).astype(np.int64)
+    return micros, exact
 
 
 def row_result(row: Row) -> Result:
     """The ``Result`` of one row (what ``Resolution.results`` holds)."""
-    return _result(dict(zip(ROW_FIELDS, row, strict=True)))
+    fields = dict(zip(ROW_FIELDS, row, strict=True))
+    if type(row[PROCESSED_AT]) is float:
+        fields["processed_at"] = _from_timestamp(row[PROCESSED_AT], UTC)
+    if type(row[EXPIRES_AT]) is float:
+        fields["expires_at"] = _from_timestamp(row[EXPIRES_AT], UTC)
+    if row[METADATA] is _NO_METADATA:
+        fields["metadata"] = {}
+    return _result(fields)
+
+
+_status_of = itemgetter(STATUS)
+_text_of, _entity_id_of, _type_of, _error_of = (itemgetter(i) for i in range(4))  # Query's
 
 
 def result_row(result: Result) -> Row:
@@ -197,15 +225,12 @@ class Resolution:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = {status.value: 0 for status in Status}
-        for row in self.rows:
-            out[row[STATUS].value] += 1
-        return out
+        tally = Counter(map(_status_of, self.rows))
+        return {status.value: tally[status] for status in Status}
 
     def column(self, name: str) -> list[Any]:
-        """One field of every row, e.g. ``column("run_id")``."""
-        index = ROW_FIELDS.index(name)
-        return [row[index] for row in self.rows]
+        """One field of every row, e.g. ``column("run_id")``; times as ``row_time`` takes them."""
+        return list(map(itemgetter(ROW_FIELDS.index(name)), self.rows))
 
     def csv_rows(self) -> Iterator[tuple[str, ...]]:
         """``Result.csv_row()`` of every row, without building the results."""
@@ -218,8 +243,8 @@ class Resolution:
                 row[RUN_ID] or "",
                 row[RUN_URL] or "",
                 row[ORGANIZATION_ID] or "",
-                format_time(row[PROCESSED_AT]),
-                format_time(row[EXPIRES_AT]),
+                format_time(row_time(row[PROCESSED_AT])),
+                format_time(row_time(row[EXPIRES_AT])),
                 row[DETAIL],
             )
 
@@ -305,25 +330,45 @@ class TelemetryReader:
             return [(entity_type, f"{self.namespace}:{entity_type}:{entity_id}")]  # make_key
         return [(t, make_key(self.namespace, t, entity_id)) for t in self.registry.types]
 
-    def _plan(self, queries: Sequence[Query]) -> tuple[list[list[tuple[str, str]]], list[str]]:
-        """``candidate_keys`` of every query, and all their keys in order."""
-        plan: list[list[tuple[str, str]]] = []
-        keys: list[str] = []
+    def _plan(self, queries: Sequence[Query]) -> tuple[list[Any], list[str], list[Owner]]:
+        """Where each query is looked up, every key in order, and the owner of each key:
+        ``(query text, entity type, entity ID)``, what a row needs that the key holds.
+
+        A query's plan is its key (a known or explicit type: the usual query),
+        its ``candidate_keys`` (an unknown prefix), or None (an invalid ID).
+        """
         match, head = self._match, self.namespace + ":"
+        direct, shortest = match.direct.get, match.shortest  # type: ignore[attr-defined]
+        if not any(map(_error_of, queries)) and not any(map(_type_of, queries)):
+            # The usual paste: bare IDs only. When every one has a known prefix, the loop
+            # below would give each query its key as its plan: built column-wise.
+            entity_ids = list(map(_entity_id_of, queries))
+            exact = match.exact.get  # type: ignore[attr-defined]
+            types = [exact(i[: i.rfind("_") + 1]) or match(i) for i in entity_ids]
+            if None not in types:
+                keys = [f"{head}{t}:{i}" for t, i in zip(types, entity_ids, strict=True)]
+                texts = map(_text_of, queries)
+                return keys, keys, list(zip(texts, types, entity_ids, strict=True))
+        plan: list[Any] = []
+        keys = []
+        owners: list[Owner] = []
         for query in queries:
-            if query.error:
-                plan.append([])
+            text, entity_id, entity_type, error = query
+            if error:
+                plan.append(None)
                 continue
-            entity_type = query.entity_type or match(query.entity_id)
-            if entity_type:  # the usual query: one key (make_key, inlined)
-                key = f"{head}{entity_type}:{query.entity_id}"
-                plan.append([(entity_type, key)])
+            entity_type = entity_type or direct(entity_id[:shortest]) or match(entity_id)
+            if entity_type:
+                key = f"{head}{entity_type}:{entity_id}"  # make_key, inlined
+                plan.append(key)
                 keys.append(key)
+                owners.append((text, entity_type, entity_id))
             else:
                 candidates = self.candidate_keys(query)
                 plan.append(candidates)
                 keys.extend(key for _, key in candidates)
-        return plan, keys
+                owners.extend((text, t, entity_id) for t, _ in candidates)
+        return plan, keys, owners
 
     def resolve(
         self,
@@ -346,7 +391,7 @@ class TelemetryReader:
         chunk_keys: int,
         progress: ProgressCallback | None,
     ) -> Resolution:
-        plan, keys = self._plan(queries)
+        plan, keys, owners = self._plan(queries)
         self._run_url = run_url_builder(self.settings.run_url_template)
         found: dict[str, Row] = {}
         failed: dict[str, str] = {}
@@ -374,7 +419,8 @@ class TelemetryReader:
                         failed[key] = str(exc)
                     break
                 try:
-                    self._collect(chunk, values, pttls, found, failed, now)
+                    chunk_owners = owners[start : start + len(chunk)]
+                    self._collect(chunk, chunk_owners, values, pttls, found, failed, now)
                 except TelemetryError as exc:
                     # The chunk was read but Redis failed on the keys it had to inspect
                     # (non-string keys): keep what was read, the rest is not.
@@ -395,6 +441,7 @@ class TelemetryReader:
     def _collect(
         self,
         chunk: list[str],
+        owners: list[Owner],
         values: list[Any],
         pttls: list[int],
         found: dict[str, Row],
@@ -402,65 +449,157 @@ class TelemetryReader:
         now: float,
     ) -> None:
         """Decode a chunk into ``found``; raises ``TelemetryError`` (after marking the keys
-        it could not inspect in ``failed``) when Redis fails on the second round trip."""
-        odd: list[str] = []
+        it could not inspect in ``failed``) when Redis fails on the second round trip.
+
+        The two shapes producers write, with nothing to note, are decoded here
+        inline: a minimal record with a TTL-inferred time, and a rich record
+        with every known field, a UTC ISO timestamp, an organization and plain
+        metadata. Anything else goes through ``_result_for``, the general path,
+        which gives the same row for these two (tests/test_fast_paths.py proves it).
+        """
+        odd: list[tuple[str, str]] = []
         result_for = self._result_for
-        for key, raw, pttl in zip(chunk, values, pttls, strict=True):
+        loads = _loads
+        linkable = RUN_ID_RE.fullmatch
+        url_parts = self.settings.run_url_template.split("{run_id}")
+        ttl_seconds, ttl_ms = self.ttl_seconds, self._ttl_ms
+        found_status = Status.FOUND
+        inferred_note = "time inferred from TTL"
+        # Stamps after this may be "in the future": the exact test runs for those only.
+        future_from = _from_timestamp(now + _FUTURE_SECONDS - 1, UTC)
+        for key, (text, entity_type, entity_id), raw, pttl in zip(
+            chunk, owners, values, pttls, strict=True
+        ):
             if raw is None:
                 # MGET answers nil for a missing key and for a non-string one;
                 # PTTL tells them apart (-2 = no such key).
                 if pttl != -2:
-                    odd.append(key)
+                    odd.append((key, text))
                 continue
             if type(raw) is WrongType:
                 found[key] = self._invalid(key, f"key holds a Redis {raw}, not a string")
                 continue
-            found[key] = result_for(key, raw, pttl, now)
-        if odd:
             try:
-                inspected = self.store.inspect(odd)
+                data = loads(raw)
+            except JSONDecodeError:
+                data = None
+            if (
+                type(data) is dict
+                and type(run_id := (get := data.get)("runId")) is str
+                and pttl >= 0
+                and linkable(run_id) is not None
+            ):
+                size = len(data)
+                if size == 1 and pttl <= ttl_ms:
+                    found[key] = (
+                        text,
+                        found_status,
+                        entity_type,
+                        entity_id,
+                        run_id,
+                        run_id.join(url_parts),
+                        entity_id if entity_type == "organization" else None,
+                        now - (ttl_seconds - pttl / 1000),
+                        True,
+                        now + pttl / 1000,
+                        inferred_note,
+                        key,
+                        _NO_METADATA,
+                        None,
+                    )
+                    continue
+                if size == 6:
+                    # Six fields, five of them known and not None: exactly KNOWN_FIELDS.
+                    stamp, org, meta = get("timestamp"), get("organizationId"), get("metadata")
+                    if (
+                        type(stamp) is str
+                        and type(org) is str
+                        and org
+                        and type(meta) is dict
+                        and get("entityType") == entity_type
+                        and get("entityId") == entity_id
+                    ):
+                        # _parse_stamp's result when it is an aware UTC datetime: its
+                        # parse_timestamp fallback would fromisoformat the same text too.
+                        try:
+                            processed = _from_iso(stamp)
+                        except (ValueError, OverflowError):
+                            processed = None
+                        if (
+                            processed is not None
+                            and processed.tzinfo is UTC
+                            and not (
+                                processed > future_from
+                                and processed.timestamp() > now + _FUTURE_SECONDS
+                            )
+                        ):
+                            found[key] = (
+                                text,
+                                found_status,
+                                entity_type,
+                                entity_id,
+                                run_id,
+                                run_id.join(url_parts),
+                                org,
+                                processed,
+                                False,
+                                now + pttl / 1000,
+                                "",
+                                key,
+                                dict(meta),
+                                None,
+                            )
+                            continue
+            found[key] = result_for(key, raw, pttl, now, text)
+        if odd:
+            odd_keys = [key for key, _ in odd]
+            try:
+                inspected = self.store.inspect(odd_keys)
             except TelemetryError as exc:
-                failed.update(dict.fromkeys(odd, str(exc)))
+                failed.update(dict.fromkeys(odd_keys, str(exc)))
                 raise
-            for key, (kind, raw, pttl) in zip(odd, inspected, strict=True):
+            for (key, text), (kind, raw, pttl) in zip(odd, inspected, strict=True):
                 if kind == "none" or (kind == "string" and raw is None):
                     continue  # expired or deleted between the reads
                 if raw is not None:
-                    found[key] = self._result_for(key, raw, pttl, now)
+                    found[key] = self._result_for(key, raw, pttl, now, text)
                 else:
                     found[key] = self._invalid(key, f"key holds a Redis {kind}, not a string")
 
     def _rows(
         self,
         queries: Sequence[Query],
-        plan: list[list[tuple[str, str]]],
+        plan: list[Any],
         found: dict[str, Row],
         failed: dict[str, str],
     ) -> list[Row]:
         rows: list[Row] = []
         append = rows.append
-        for query, candidates in zip(queries, plan, strict=True):
-            if query.error:
-                append(_row(_defaults(query.text, Status.INVALID_ID, detail=query.error)))
-                continue
-            if len(candidates) == 1:  # the usual query: a known prefix, one key
-                hit = found.get(candidates[0][1])
+        for query, planned in zip(queries, plan, strict=True):
+            text = query.text
+            if type(planned) is str:  # the usual query: a known prefix, one key
+                hit = found.get(planned)
                 if hit is not None:
-                    append((query.text, *hit[1:]))
+                    # Rows are built with the text of the key's (last) query; two queries
+                    # can reach one key (``payment:x`` and a bare ``x``).
+                    append(hit if hit[QUERY] == text else (text, *hit[1:]))
                     continue
-                hits = []
+                candidates = [(planned.split(":", 2)[1], planned)]
+            elif planned is None:
+                append(_row(_defaults(text, Status.INVALID_ID, detail=query.error)))
+                continue
             else:
-                hits = [found[key] for _, key in candidates if key in found]
+                candidates = planned
+            hits = [found[key] for _, key in candidates if key in found]
             errors = [failed[key] for _, key in candidates if key in failed]
             for hit in hits:
-                # Two queries can reach one key (``payment:x`` and a bare ``x``).
-                append((query.text, *hit[1:]))
+                append(hit if hit[QUERY] == text else (text, *hit[1:]))
             if errors and not hits:
                 entity_type = candidates[0][0] if len(candidates) == 1 else None
                 append(
                     _row(
                         _defaults(
-                            query.text,
+                            text,
                             Status.ERROR,
                             entity_type=entity_type,
                             entity_id=query.entity_id,
@@ -481,20 +620,28 @@ class TelemetryReader:
             )
         else:
             entity_type = None
+            key = None
             types = ", ".join(t for t, _ in candidates)
             detail = (
                 f"unknown ID prefix; checked {len(candidates)} entity types ({types}) "
                 f"under {self.namespace}:<type>:{query.entity_id}: none found"
             )
-        return _row(
-            _defaults(
-                query.text,
-                Status.NOT_FOUND,
-                entity_type=entity_type,
-                entity_id=query.entity_id,
-                detail=detail,
-                key=candidates[0][1] if len(candidates) == 1 else None,
-            )
+        # In ROW_FIELDS order: _defaults with these fields, without the dict.
+        return (
+            query.text,
+            Status.NOT_FOUND,
+            entity_type,
+            query.entity_id,
+            None,
+            None,
+            None,
+            None,
+            False,
+            None,
+            detail,
+            key,
+            {},
+            None,
         )
 
     def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Row:
@@ -511,8 +658,8 @@ class TelemetryReader:
             )
         )
 
-    def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float) -> Row:
-        """The row (query still empty) of a key MGET read."""
+    def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float, text: str = "") -> Row:
+        """The row of a key MGET read, for the query ``text``: the general path."""
         try:
             data = _loads(raw)  # decode_value's checks, inlined for the valid record
         except JSONDecodeError:
@@ -530,7 +677,7 @@ class TelemetryReader:
         )
         # In ROW_FIELDS order.
         return (
-            "",
+            text,
             Status.FOUND,
             entity_type,
             entity_id,
@@ -552,12 +699,18 @@ class TelemetryReader:
         """Run, link, organization, times and metadata of one valid record."""
         self._run_url = run_url_builder(self.settings.run_url_template)
         values = self._record_values(entity_type, entity_id, data, pttl, now)
-        return dict(zip(_RECORD_FIELDS, values, strict=True))
+        fields = dict(zip(_RECORD_FIELDS, values, strict=True))
+        fields["processed_at"] = row_time(fields["processed_at"])
+        fields["expires_at"] = row_time(fields["expires_at"])
+        if fields["metadata"] is _NO_METADATA:
+            fields["metadata"] = {}
+        return fields
 
     def _record_values(
         self, entity_type: str, entity_id: str, data: dict[str, Any], pttl: int, now: float
     ) -> tuple[Any, ...]:
-        """``record_fields``' values, in ``_RECORD_FIELDS`` order (the hot loop of resolve)."""
+        """``record_fields``' values, in ``_RECORD_FIELDS`` order, times as ``row_time`` takes
+        them (a TTL-derived time as its epoch float)."""
         notes: list[str] = []
         run_id = data["runId"]
         url = self._run_url(run_id)
@@ -568,23 +721,24 @@ class TelemetryReader:
             org = str(org)
         if not org and entity_type == "organization":
             org = entity_id
-        processed, inferred = None, False
+        processed: datetime | float | None = None
+        inferred = False
         stamp = data.get("timestamp")
         if stamp is not None:
             processed = _parse_stamp(stamp)
             if processed is None:
                 notes.append(f"timestamp {str(stamp)[:40]!r} is not a date")
         if processed is None and pttl >= 0 and pttl <= self._ttl_ms:  # inferred_time, inlined
-            processed = _from_timestamp(now - (self.ttl_seconds - pttl / 1000), UTC)
+            processed = now - (self.ttl_seconds - pttl / 1000)
             inferred = True
             notes.append("time inferred from TTL")
         elif processed is None:
             processed, inferred, note = self.inferred_time(pttl, now)
             if note:
                 notes.append(note)
-        elif processed.timestamp() > now + _FUTURE_SECONDS:
+        elif processed.timestamp() > now + _FUTURE_SECONDS:  # type: ignore[union-attr]
             notes.append("timestamp is in the future (producer clock skew?)")
-        expires = _from_timestamp(now + pttl / 1000, UTC) if pttl >= 0 else None
+        expires = now + pttl / 1000 if pttl >= 0 else None
         if pttl == -2:
             notes.append("key expired while being read")
         value = data.get("entityType")
@@ -601,7 +755,7 @@ class TelemetryReader:
             inferred,
             expires,
             "; ".join(notes) if notes else "",
-            extra_metadata(data) if len(data) > 1 else {},
+            extra_metadata(data) if len(data) > 1 else _NO_METADATA,
         )
 
     def inferred_time(self, pttl: int, now: float) -> tuple[datetime | None, bool, str]:

@@ -8,7 +8,6 @@ at all, whichever page or deep link they open.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,14 +23,15 @@ from redis_server import RedisServer
 from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY
 from telemetry.users import add_user, load_users, remove_user
 from ui import auth as gate
+from ui import shell
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 if not APP.exists():  # pragma: no cover - only while app.py is being written
     pytest.skip("app.py does not exist yet", allow_module_level=True)
 
-# Every page script app.py hands to st.navigation, e.g. "pages/bulk.py".
-PAGES = re.findall(r"st\.Page\(\s*[\"']([^\"']+\.py)[\"']", APP.read_text(encoding="utf-8"))
+# Every page script the shell hands to st.navigation, e.g. "pages/bulk.py".
+PAGES = [script for script, *_ in shell.PAGES]
 
 PASSWORD = "alice's long passphrase"
 BOB_PASSWORD = "bob's other passphrase"
@@ -68,7 +68,10 @@ class FakeClock:
 
 
 def test_app_declares_pages() -> None:
-    assert PAGES, "app.py should pass page scripts to st.navigation via st.Page('...py')"
+    """The shell declares page scripts that exist, the first one being the default."""
+    assert PAGES
+    for page in PAGES:
+        assert (ROOT / page).is_file(), page
 
 
 # -- fixtures & helpers ---------------------------------------------------------------
@@ -499,21 +502,12 @@ def test_no_secret_is_rendered_or_logged(
 # -- in a real browser: what AppTest cannot show (URL handling, cookies) -------------------
 
 
-def _page_specs() -> list[dict[str, str]]:
-    """title / url_path / default of each st.Page(...) in app.py."""
-    specs = []
-    for chunk in APP.read_text(encoding="utf-8").split("st.Page(")[1:]:
-        body = chunk.split(")", 1)[0]
-        title = re.search(r"title=[\"']([^\"']+)", body)
-        url_path = re.search(r"url_path=[\"']([^\"']*)", body)
-        specs.append(
-            {
-                "title": title.group(1) if title else "",
-                "url_path": url_path.group(1) if url_path else "",
-                "default": "default=True" in body,
-            }
-        )
-    return specs
+def _page_specs() -> list[dict[str, Any]]:
+    """title / url_path / default of each page the shell declares."""
+    return [
+        {"title": title, "url_path": url_path, "default": index == 0}
+        for index, (_, title, _, url_path) in enumerate(shell.PAGES)
+    ]
 
 
 @pytest.fixture

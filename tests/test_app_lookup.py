@@ -181,6 +181,22 @@ def test_history_lists_lookups_and_reruns_one_on_click(real: redis.Redis) -> Non
     assert at.pills(key="lookup_history_pick").value is None  # the pick is cleared
 
 
+def test_history_shortens_long_ids_but_reruns_the_whole_one(real: redis.Redis) -> None:
+    """A long ID's pill is cut in the middle to fit the side column; picking it looks up
+    the whole ID."""
+    long_id = "pym_" + "L" * 30 + "end"
+    put(real, "payment", long_id, "run_long1")
+    at = lookup(long_id)
+    at.text_input(key="id").input("pym_other").run()
+    history = at.pills(key="lookup_history_pick")
+    label = "pym\\_" + "L" * 7 + "…" + "L" * 7 + "end"
+    assert history.options == ["pym\\_other", label]
+    history.set_value(":material/check_circle: " + label).run()
+    no_exception(at)
+    assert at.text_input(key="id").value == long_id
+    assert at.link_button[0].proto.url.endswith("/run_long1")
+
+
 def test_page_edge_shows_redis_failure_with_retry(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from apptest_support import (
 )
 from redis_server import RedisServer
 from telemetry import format_time
-from ui import context
+from ui import context, summary_view
 
 SUMMARY = "pages/summary.py"
 TTL = 1_209_600
@@ -222,6 +222,91 @@ def test_warm_cache_rerun_does_not_rescan_and_refresh_does(
     next(b for b in at.button if b.label == "Refresh").click().run()
     no_exception(at)
     assert redis_server.commandstats().get("scan", 0) > before
+
+
+def shown(at: Any) -> dict[str, Any]:
+    """What the page shows, except the as-of caption (its age moves on between runs)."""
+    return {
+        "metrics": metrics(at),
+        "filters": [(m.label, list(m.options), m.value) for m in at.multiselect],
+        "window": at.segmented_control(key="summary_window").value,
+        "buttons": [b.label for b in at.button] + [b.label for b in at.get("download_button")],
+        "tabs": [t.label for t in at.tabs],
+        "charts": len(at.get("vega_lite_chart")),
+        "text": [m.value for m in [*at.markdown, *at.caption] if not m.value.startswith("As of")],
+    }
+
+
+class Spy:
+    """``streamlit`` as the Summary view sees it, counting the placeholders it makes."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.placeholders = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+    def empty(self) -> Any:
+        self.placeholders += 1
+        return self.module.empty()
+
+
+def test_warm_rerun_reuses_the_view_and_shows_the_same_page(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm rerun builds no new view and shows the same page; a filter or Refresh builds one."""
+    built: list[summary_view.SummaryView] = []
+    build = summary_view.build_view
+
+    def counting(*args: Any, **kwargs: Any) -> summary_view.SummaryView:
+        built.append(build(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(summary_view, "build_view", counting)
+    at = summary()
+    assert len(built) == 1
+    first = shown(at)
+    assert first["charts"] == 2 and "org_A" in first["filters"][1][1]
+    at.run()
+    at.run()
+    no_exception(at)
+    assert len(built) == 1
+    assert shown(at) == first
+    at.multiselect(key="summary_types").set_value(["payment"]).run()
+    no_exception(at)
+    assert len(built) == 2
+    assert metrics(at)["Records"] == "2"
+    next(b for b in at.button if b.label == "Refresh").click().run()
+    no_exception(at)
+    assert len(built) == 3
+
+
+def test_warm_rerun_draws_the_filters_in_place(
+    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm rerun draws the filters in place: placeholders only on a run that scans."""
+    spy = Spy(summary_view.st)
+    monkeypatch.setattr(summary_view, "st", spy)
+    at = summary()
+    assert spy.placeholders == 2
+    at.run()
+    no_exception(at)
+    assert spy.placeholders == 2
+    assert "org_A" in at.multiselect(key="summary_orgs").options
+
+
+def test_refresh_rescans_once(real: redis.Redis, redis_server: RedisServer) -> None:
+    """Refresh forces one scan; the runs after it use that scan's cache again."""
+    at = summary()
+    next(b for b in at.button if b.label == "Refresh").click().run()
+    no_exception(at)
+    after_refresh = redis_server.commandstats().get("scan", 0)
+    at.run()
+    at.run()
+    no_exception(at)
+    assert redis_server.commandstats().get("scan", 0) == after_refresh
+    assert metrics(at)["Records"] == "4"
 
 
 def test_incomplete_scan_warns_and_keeps_what_was_read(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,24 @@ def sign_out_registry() -> SignOutRegistry:
     return SignOutRegistry()
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _cached_config(_settings: Settings, fingerprint: tuple[Any, ...]) -> AuthConfig:
-    # Keyed by the users file's stat and a digest of the cookie settings: a
-    # `users add/remove` takes effect at the next interaction, no restart.
-    return check_auth_config(_settings)
+# Keyed by the users file's stat and a digest of the cookie settings: a `users
+# add/remove` takes effect at the next interaction, no restart. A plain dict, not
+# st.cache_resource: the gate runs on every rerun, and Streamlit hashes a cached
+# function's arguments on each call (a quarter of a millisecond here).
+_CONFIGS: dict[str, AuthConfig] = {}
+_CONFIGS_LOCK = threading.Lock()
+_CONFIGS_MAX = 8
+
+
+def _cached_config(settings: Settings, fingerprint: str) -> AuthConfig:
+    config = _CONFIGS.get(fingerprint)
+    if config is None:
+        config = check_auth_config(settings)  # raises AuthConfigError: nothing is kept
+        with _CONFIGS_LOCK:
+            if len(_CONFIGS) >= _CONFIGS_MAX:
+                _CONFIGS.clear()
+            _CONFIGS[fingerprint] = config
+    return config
 
 
 def _fingerprint(settings: Settings) -> tuple[Any, ...]:
@@ -114,7 +128,7 @@ def _fingerprint(settings: Settings) -> tuple[Any, ...]:
 
 def auth_config(settings: Settings) -> AuthConfig:
     """The (cached) sign-in configuration; ``AuthConfigError`` when not configured."""
-    return _cached_config(settings, _fingerprint(settings))
+    return _cached_config(settings, repr(_fingerprint(settings)))
 
 
 # -- the gate ---------------------------------------------------------------------

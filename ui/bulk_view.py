@@ -9,10 +9,14 @@ first click only (``render.Memo``).
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
@@ -36,11 +40,12 @@ from telemetry.reader import (
     PROCESSED_AT,
     PROCESSED_AT_INFERRED,
     QUERY,
-    ROW_FIELDS,
     RUN_ID,
     RUN_URL,
     STATUS,
     result_row,
+    row_micros,
+    row_time,
 )
 
 from .context import AppContext
@@ -55,6 +60,7 @@ _RESULT_STATE = "_bulk_result"
 # Bytes read at most: far beyond 100,000 IDs in any table; refused before parsing.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 PROGRESS_FROM = 1_000  # queries: smaller inputs resolve in one round trip
+PROGRESS_EVERY = 0.2  # seconds between progress bar updates
 COPY_LINES = 20_000  # lines in the "copy missing IDs" block; the .txt has them all
 LIST_LINKS = 40  # runs-list links shown at most
 EVERY_COLUMN = "(every column)"
@@ -170,9 +176,15 @@ def resolve(
     if parsed.unique >= PROGRESS_FROM:
         bar = st.progress(0.0, text=f"Resolving {parsed.unique:,} IDs…")
 
+    shown = [time.monotonic()]
+
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.progress(done / max(total, 1), text=f"Resolving… {done:,} of {total:,} keys read")
+        # Each update is a message to the browser: a few a second is all anyone sees, and
+        # the last one would be replaced at once by the results.
+        if bar is None or done >= total or time.monotonic() - shown[0] < PROGRESS_EVERY:
+            return
+        shown[0] = time.monotonic()
+        bar.progress(done / max(total, 1), text=f"Resolving… {done:,} of {total:,} keys read")
 
     resolution = ctx.reader.resolve(parsed.queries, progress=progress)
     if bar is not None:
@@ -186,9 +198,9 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
     # Built from the resolution's rows: no Result objects for a page of 100,000 rows.
     table, found_runs, missing = build_table(resolution)
     counts = resolution.counts
-    run_ids, run_urls = resolution.column("run_id"), resolution.column("run_url")
     template = ctx.settings.runs_list_url_template
-    runs_list = runs_list_urls(found_runs, template) if template and found_runs else []
+    found = len(found_runs) > 0
+    runs_list = runs_list_urls(found_runs.to_pylist(), template) if template and found else []
     missing_text = "\n".join(missing) + ("\n" if missing else "")
     return BulkResult(
         key=key,
@@ -198,13 +210,15 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
         counts=counts,
         missing=missing,
         runs_list=runs_list,
-        found_runs=len(set(found_runs)),
-        unlinked=any(run and not url for run, url in zip(run_ids, run_urls, strict=True)),
+        found_runs=pc.count_distinct(found_runs).as_py() if found else 0,
+        unlinked="run_id" in table.column_names,
         csv=Memo(lambda: results_csv(resolution).encode("utf-8")),
         missing_txt=Memo(lambda: missing_text.encode("utf-8")),
     )
 
 
+_MS = pa.timestamp("ms", tz="UTC")
+_TEXT = pa.string()
 _SCHEMA = pa.schema(
     [
         ("query", pa.string()),
@@ -214,52 +228,67 @@ _SCHEMA = pa.schema(
         ("run", pa.string()),
         ("run_id", pa.string()),
         ("organization_id", pa.string()),
-        ("processed_at", pa.timestamp("ms", tz="UTC")),
+        ("processed_at", _MS),
         ("inferred", pa.bool_()),
-        ("expires_at", pa.timestamp("ms", tz="UTC")),
+        ("expires_at", _MS),
         ("detail", pa.string()),
     ]
 )
 
 
-def _ms(value: datetime | None) -> int | None:
+def _ms(value: datetime | float | None) -> int | None:
+    """A row's time (``row_time``) as Arrow's milliseconds: what the table shows."""
+    value = row_time(value)
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, list[str], list[str]]:
+def epoch_ms(times: Sequence[datetime | float | None]) -> pa.Array:
+    """``[_ms(t) for t in times]`` as an Arrow timestamp array, vectorised: ``_ms`` is a
+    float division and a product of the microseconds (``row_micros``), truncated."""
+    micros, exact = row_micros(times)
+    millis = np.trunc(micros / 1e6 * 1000).astype(np.int64)
+    valid = exact.copy()
+    for index in np.flatnonzero(~exact).tolist():
+        value = _ms(times[index])
+        if value is not None:
+            millis[index] = value
+            valid[index] = True
+    return pa.array(millis, type=_MS, mask=~valid)
+
+
+def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, list[str]]:
     """The results table (one list per column, one Arrow table at the end: filtering and
-    showing it later costs no conversion), the found run IDs and the not-found queries."""
+    showing it later costs no conversion), the found run IDs (Arrow: most pages only count
+    them) and the not-found queries."""
     rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_FIELDS)
-    statuses = columns[STATUS]
-    found_runs = [
-        run
-        for state, run in zip(statuses, columns[RUN_ID], strict=True)
-        if state is Status.FOUND and run
-    ]
-    missing = [
-        query
-        for state, query in zip(statuses, columns[QUERY], strict=True)
-        if state is Status.NOT_FOUND
-    ]
-    values = [
-        columns[QUERY],
-        [state.value for state in statuses],
-        columns[ENTITY_TYPE],
-        columns[ENTITY_ID],
-        columns[RUN_URL],
-        columns[RUN_ID],
-        columns[ORGANIZATION_ID],
-        [None if v is None else int(v.timestamp() * 1000) for v in columns[PROCESSED_AT]],  # _ms
-        columns[PROCESSED_AT_INFERRED],
-        [None if v is None else int(v.timestamp() * 1000) for v in columns[EXPIRES_AT]],  # _ms
-        columns[DETAIL],
-    ]
-    table = pa.Table.from_arrays(
-        [pa.array(v, type=f.type) for v, f in zip(values, _SCHEMA, strict=True)],
-        schema=_SCHEMA,
-    )
-    return table, found_runs, missing
+
+    def column(index: int, kind: pa.DataType = _TEXT) -> pa.Array:
+        return pa.array(list(map(itemgetter(index), rows)), type=kind)
+
+    queries, statuses, run_ids, run_urls = (column(i) for i in (QUERY, STATUS, RUN_ID, RUN_URL))
+    has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
+    found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
+    missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()
+    columns = {
+        "query": queries,
+        "status": statuses,
+        "entity_type": column(ENTITY_TYPE),
+        "entity_id": column(ENTITY_ID),
+        "run": run_urls,
+        "run_id": run_ids,
+        "organization_id": column(ORGANIZATION_ID),
+        "processed_at": epoch_ms(list(map(itemgetter(PROCESSED_AT), rows))),
+        "inferred": column(PROCESSED_AT_INFERRED, pa.bool_()),
+        "expires_at": epoch_ms(list(map(itemgetter(EXPIRES_AT), rows))),
+        "detail": column(DETAIL),
+    }
+    has_url = pc.fill_null(pc.greater(pc.utf8_length(run_urls), 0), False)
+    if not pc.any(pc.and_(has_run, pc.invert(has_url))).as_py():
+        # Every run ID is in its link: the "no link" column is never shown, so not sent
+        # (a tenth of the table's bytes, serialised and hashed on every page run).
+        del columns["run_id"]
+    schema = pa.schema([_SCHEMA.field(name) for name in columns])
+    return pa.Table.from_arrays(list(columns.values()), schema=schema), found_runs, missing
 
 
 COLUMN_CONFIG = {

@@ -23,6 +23,16 @@ def truncate(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
+def shorten_middle(text: str, limit: int) -> str:
+    """``text`` cut in the middle to ``limit`` characters: an ID keeps its prefix and its tail."""
+    if len(text) <= limit:
+        return text
+    kept = max(limit - 1, 0)  # the ellipsis takes one
+    head = (kept + 1) // 2
+    tail = kept - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
 def md_escape(value: object, limit: int = 500) -> str:
     """``value`` as literal Markdown text on one line: no formatting, links, HTML or directives."""
     text = _LINE_BREAKS_RE.sub(" ", truncate("" if value is None else str(value), limit))

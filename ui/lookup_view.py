@@ -1,4 +1,8 @@
-"""Rendering for the Lookup page: one result card per row, history, demo examples."""
+"""The Lookup page: one ID in (bound to ?id=…), the run that processed it out.
+
+``pages/lookup.py`` calls :func:`page`; the rest renders one result card per
+row, the session's history and the demo examples.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,60 @@ import streamlit as st
 
 from telemetry import Result, Status, make_key
 
+from . import context, render
 from .context import AppContext
-from .format import ago, expires_text, md_code, md_escape, truncate, ttl_text, utc_text
+from .format import (
+    ago,
+    expires_text,
+    md_code,
+    md_escape,
+    shorten_middle,
+    truncate,
+    ttl_text,
+    utc_text,
+)
 
 INPUT_KEY = "id"  # also the query parameter: ?id=pym_…
 INPUT_LABEL = "Entity ID"
 HISTORY_KEY = "lookup_history"
 HISTORY_SIZE = 10
 HISTORY_PILLS = "lookup_history_pick"
+# What fits on a pill in the side column (a pill does not wrap: a longer label is cut
+# off at the column's edge); the middle goes, so the prefix and the tail stay.
+HISTORY_LABEL_CHARS = 22
 EXAMPLE_PILLS = "lookup_example_pick"
 _SEVERAL_RE = re.compile(r"\S[\s,;|]+\S")
 _HIT = (Status.FOUND, Status.INVALID_RECORD)
+
+
+def page() -> None:
+    ctx = context.page_context()
+    st.title("Lookup")
+    main, side = st.columns([3, 1], gap="large")
+    with main:
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+        text = row.text_input(
+            INPUT_LABEL,
+            key=INPUT_KEY,
+            bind="query-params",
+            placeholder="pym_…, payment:pym_… or telemetry:payment:pym_… — press Enter",
+            help="Any shape works: a bare ID, type:ID, the full Redis key, or a quoted or "
+            "backticked ID. The URL keeps the ID, so a lookup can be shared as a link.",
+        )
+        # Enter is enough; the button is for the mouse (and runs the same lookup).
+        row.button("Look up", type="primary", icon=":material/search:")
+        render.focus_input(INPUT_LABEL)
+        if ctx.settings.demo:
+            render_examples(demo_examples(ctx))
+        if text.strip():
+            if several_ids(text):
+                st.caption("Only the first ID is looked up here; paste lists on **Bulk resolve**.")
+            with context.edge():
+                results = ctx.reader.lookup(text)
+                remember(text, results)
+                render_results(text, results, ctx)
+    with side:
+        render_history()
 
 
 def set_input(text: str) -> None:
@@ -93,7 +140,7 @@ def render_history() -> None:
         [
             (
                 f"{_OUTCOME_ICONS.get(result.split(' ×')[0], ':material/error:')} "
-                f"{md_escape(truncate(text, 40))}",
+                f"{md_escape(shorten_middle(text, HISTORY_LABEL_CHARS))}",
                 text,
             )
             for text, result in history
@@ -195,17 +242,20 @@ def _found(result: Result, now: float) -> None:
         f"{expires_text(result.expires_at, now)}",
         f"**Key** {md_code(result.key)}",
     ]
-    st.markdown("  \n".join(lines))
+    # One Markdown element for the facts, the notes and the metadata's label: every
+    # element is a message to the browser on each rerun.
     if result.processed_at_inferred:
-        st.caption(
-            "The record has no timestamp: the processing time is the key's age, "
-            "from its remaining TTL (`now − (TTL − remaining)`)."
+        lines.append(
+            ":small[:gray[The record has no timestamp: the processing time is the key's age, "
+            "from its remaining TTL (`now − (TTL − remaining)`).]]"
         )
     notes = [n for n in result.detail.split("; ") if n and n != "time inferred from TTL"]
     if notes:
-        st.caption(f"Notes: {md_escape('; '.join(notes))}")
+        lines.append(f":small[:gray[Notes: {md_escape('; '.join(notes))}]]")
     if result.metadata:
-        st.markdown("**Metadata**")
+        lines.append("**Metadata**")
+    st.markdown("  \n".join(lines))
+    if result.metadata:
         st.json(result.metadata, expanded=True)
 
 

@@ -20,9 +20,11 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+from streamlit.delta_generator import DeltaGenerator
 
 from telemetry import WINDOWS, Summary, summarize
 
+from . import context
 from .context import AppContext
 from .format import ago, md_escape, utc_text
 from .render import Memo, download
@@ -36,8 +38,93 @@ UNKNOWN = "(unknown)"
 WINDOW_KEY = "summary_window"
 TYPES_KEY = "summary_types"
 ORGS_KEY = "summary_orgs"
+REFRESH_KEY = "summary_refresh"
+_REFRESH_REQUESTED = "summary_refresh_requested"  # set by Refresh's callback, read by the run
 WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "all": "All (within TTL)"}
 DEFAULT_WINDOW = "24h"
+
+
+def page() -> None:
+    """The Summary page (``pages/summary.py``): filters, then the cached view or a fresh scan.
+
+    With a warm cache every element is drawn once, in its place. Only a scan
+    (first visit, new filters, expired cache, Refresh) needs placeholders for the
+    filters whose options come from it, since its progress bar shows under them.
+    """
+    ctx = context.page_context()
+    st.title("Summary")
+    # Refresh's callback runs before this run, so its click is known before the filters draw.
+    refresh = bool(st.session_state.pop(_REFRESH_REQUESTED, False))
+    # The filters' values come from session state: their options come from the scan.
+    types = list(st.session_state.get(TYPES_KEY) or [])
+    orgs = list(st.session_state.get(ORGS_KEY) or [])
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    with row:
+        window = (
+            st.segmented_control(
+                "Window",
+                list(WINDOWS),
+                default=DEFAULT_WINDOW,
+                format_func=WINDOW_LABELS.get,
+                key=WINDOW_KEY,
+                help="Records processed within this time (all = every key, up to the TTL)",
+            )
+            or DEFAULT_WINDOW
+        )
+        view = None if refresh else cached(cache_key(ctx, window, types, orgs))
+        if view is not None:
+            render_filters((row, row), ctx, view, types, orgs)
+        else:
+            slots = st.empty(), st.empty()
+        st.button(
+            "Refresh",
+            key=REFRESH_KEY,
+            icon=":material/refresh:",
+            help="Scan again now",
+            on_click=_request_refresh,
+        )
+    if view is None:
+        with context.edge():
+            view = compute(ctx, window, types, orgs, refresh=refresh)
+        render_filters(slots, ctx, view, types, orgs)
+    if view is not None:
+        render_notes(view, ctx, window)
+        render_metrics(view)
+        render_downloads(view, window)
+        render_sections(view)
+
+
+def _request_refresh() -> None:
+    st.session_state[_REFRESH_REQUESTED] = True
+
+
+def render_filters(
+    slots: tuple[DeltaGenerator, DeltaGenerator],
+    ctx: AppContext,
+    view: SummaryView | None,
+    types: list[str],
+    orgs: list[str],
+) -> None:
+    """The type and organization filters, drawn by ``slots``; their options are what the
+    scan saw."""
+    types_slot, orgs_slot = slots
+    seen_types = view.types_seen if view is not None else []
+    seen_orgs = view.orgs_seen if view is not None else []
+    types_slot.multiselect(
+        "Entity types",
+        sorted(set(ctx.settings.registry.types) | set(seen_types) | set(types)),
+        key=TYPES_KEY,
+        placeholder="All types",
+    )
+    orgs_slot.multiselect(
+        "Organizations",
+        # The busiest ones (any other can be typed): a long option list is sent on every rerun.
+        list(dict.fromkeys([*orgs, *seen_orgs[:ORG_OPTIONS]])),
+        key=ORGS_KEY,
+        format_func=_org_label,
+        placeholder="All organizations",
+        accept_new_options=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,446 @@
+"""The bulk resolve's fast paths give exactly what the general paths give.
+
+Each fast path (plain-line parsing, the prefix matcher, inline record decoding,
+epoch-float times in rows, the vectorised table times, the trimmed table) is
+compared, case by case, with the general code it stands in for.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import fakeredis
+import orjson
+import pytest
+
+from telemetry import ids
+from telemetry.config import Settings
+from telemetry.export import results_csv
+from telemetry.ids import Query, parse_ids
+from telemetry.models import Status
+from telemetry.reader import (
+    EXPIRES_AT,
+    PROCESSED_AT,
+    Resolution,
+    TelemetryReader,
+    row_result,
+    row_time,
+)
+from telemetry.registry import EntityRegistry
+from telemetry.store import WrongType
+from ui import bulk_view
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+TTL_MS = 1_209_600_000
+REGISTRY = EntityRegistry()
+
+
+def _general_parse(text: str, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Any:
+    with monkeypatch.context() as patch:
+        patch.setattr(ids, "_plain_lines", lambda text: None)
+        return parse_ids(text, REGISTRY, **kwargs)
+
+
+PLAIN_TEXTS = {
+    "column": "pym_aaa\ninv_bbb\nbilling_run_ccc\n",
+    "no trailing newline": "pym_aaa\ninv_bbb",
+    "blank lines and duplicates": "\n\npym_aaa\n\npym_aaa\ninv_bbb\n\npym_aaa\n\n",
+    "CRLF line ends": "pym_aaa\r\ninv_bbb\r\n",
+    "unknown prefixes and hyphens": "ntf-1\nabc_DEF_123\n42\n-pym_x\n",
+    "one ID": "pym_aaa",
+    "empty": "",
+    "only line breaks": "\n\n\n",
+    "header word first": "payment_id\npym_aaa\npym_bbb\n",
+    "token too long": "pym_aaa\n" + "x" * 300 + "\n" + "x" * 300 + "\n",
+    "just at the length limit": "y" * 256 + "\npym_aaa\n",
+    "not plain: spaces": "pym_aaa inv_bbb\npym_ccc\n",
+    "not plain: quotes and commas": '"pym_aaa",\n"inv_bbb",\n',
+    "not plain: explicit type": "payment:pym_aaa\npym_aaa\n",
+    "not plain: non-ASCII": "pym_aaa\nрym_bbb\n",
+}
+
+
+@pytest.mark.parametrize("text", PLAIN_TEXTS.values(), ids=PLAIN_TEXTS.keys())
+def test_plain_lines_parse_like_the_token_loop(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paste taken by the plain-lines fast path parses exactly as through the token loop."""
+    fast = parse_ids(text, REGISTRY)
+    general = _general_parse(text, monkeypatch)
+    assert fast == general
+    assert [type(query) for query in fast.queries] == [Query] * len(fast.queries)
+
+
+def test_plain_lines_take_the_usual_paste() -> None:
+    """One ID per line is what the fast path takes (so the test above compares both paths)."""
+    assert ids._plain_lines("pym_aaa\ninv_bbb\npym_aaa\n") == (
+        [Query("pym_aaa", "pym_aaa", None), Query("inv_bbb", "inv_bbb", None)],
+        3,
+    )
+    assert ids._plain_lines("pym_aaa inv_bbb") is None
+
+
+def test_query_is_an_immutable_value() -> None:
+    """Query keeps its fields, defaults, equality and immutability as a named tuple."""
+    query = Query("payment:pym_1", "pym_1", "payment")
+    assert (query.text, query.entity_id, query.entity_type, query.error) == (
+        "payment:pym_1",
+        "pym_1",
+        "payment",
+        "",
+    )
+    assert query == Query("payment:pym_1", "pym_1", "payment", "")
+    assert repr(query) == (
+        "Query(text='payment:pym_1', entity_id='pym_1', entity_type='payment', error='')"
+    )
+    with pytest.raises(AttributeError):
+        query.text = "x"  # type: ignore[misc]
+
+
+REGISTRIES = {
+    "default": None,
+    "overlapping prefixes": {"a": ["inv_"], "b": ["inv_x_"], "c": ["in"], "d": ["invoice_"]},
+    "one type, no prefix": {"notification": []},
+    "single-character prefix": {"x": ["x"], "y": ["xy_"], "z": ["zzz_"]},
+    "prefix-free, no underscores": {"x": ["ab"], "y": ["cd_e"], "z": ["zz_"]},
+}
+MATCH_IDS = [
+    "pym_1",
+    "inv_1",
+    "inv_x_1",
+    "inv_x",
+    "invoice_1",
+    "in",
+    "i",
+    "",
+    "billing_run_1",
+    "billing_period_1",
+    "billing_1",
+    "event_1",
+    "webhook_1",
+    "x",
+    "xy_1",
+    "xz",
+    "zzz_1",
+    "zz",
+    "ntf_1",
+    "PYM_1",
+    "ab_1",
+    "abc",
+    "cd_e_1",
+    "cd_ex",
+    "cd_",
+    "zz_a_b",
+    "pym_a_b",
+    "billing_run_x_y",
+    "_",
+]
+
+
+@pytest.mark.parametrize("types", REGISTRIES.values(), ids=REGISTRIES.keys())
+def test_prefix_matcher_is_registry_match(types: dict[str, list[str]] | None) -> None:
+    """The head-table matcher (and its inlined direct table) answers as registry.match."""
+    registry = EntityRegistry(types)
+    match = ids._prefix_matcher(registry)
+    direct, shortest = match.direct, match.shortest  # type: ignore[attr-defined]
+    exact = match.exact  # type: ignore[attr-defined]
+    for entity_id in MATCH_IDS:
+        expected = registry.match(entity_id)
+        assert match(entity_id) == expected, entity_id
+        assert (direct.get(entity_id[:shortest]) or match(entity_id)) == expected
+        guess = entity_id[: entity_id.rfind("_") + 1]
+        assert (exact.get(guess) or match(entity_id)) == expected, entity_id
+
+
+# -- reader: inline decoding vs the general path ---------------------------------------
+
+RICH = {
+    "runId": "run_abc123",
+    "entityType": "payment",
+    "entityId": "pym_1",
+    "organizationId": "org_9",
+    "timestamp": "2027-01-14T10:15:00.250Z",
+    "metadata": {"status": "succeeded", "amount": 4200},
+}
+HALF_TTL = TTL_MS // 2
+RECORDS: dict[str, tuple[Any, int]] = {
+    "minimal": ({"runId": "run_abc123"}, HALF_TTL),
+    "minimal, full TTL": ({"runId": "run_abc123"}, TTL_MS),
+    "minimal, TTL over the setting": ({"runId": "run_abc123"}, TTL_MS + 1),
+    "minimal, no TTL": ({"runId": "run_abc123"}, -1),
+    "minimal, expired while read": ({"runId": "run_abc123"}, -2),
+    "minimal, zero TTL left": ({"runId": "run_abc123"}, 0),
+    "minimal, unlinkable run ID": ({"runId": "run-abc"}, HALF_TTL),
+    "minimal, run ID with newline": ({"runId": "run_abc\n"}, HALF_TTL),
+    "minimal, empty run ID": ({"runId": ""}, HALF_TTL),
+    "minimal, numeric run ID": ({"runId": 7}, HALF_TTL),
+    "rich": (RICH, HALF_TTL),
+    "rich, no TTL": (RICH, -1),
+    "rich, offset timestamp": (RICH | {"timestamp": "2027-01-14T12:15:00+02:00"}, HALF_TTL),
+    "rich, +00:00 timestamp": (RICH | {"timestamp": "2027-01-14T10:15:00+00:00"}, HALF_TTL),
+    "rich, naive timestamp": (RICH | {"timestamp": "2027-01-14T10:15:00"}, HALF_TTL),
+    "rich, basic-format timestamp": (RICH | {"timestamp": "20270114T101500Z"}, HALF_TTL),
+    "rich, padded timestamp": (RICH | {"timestamp": " 2027-01-14T10:15:00Z "}, HALF_TTL),
+    "rich, epoch timestamp": (RICH | {"timestamp": 1_799_900_000_000}, HALF_TTL),
+    "rich, epoch digits": (RICH | {"timestamp": "1799900000"}, HALF_TTL),
+    "rich, bad timestamp": (RICH | {"timestamp": "yesterday"}, HALF_TTL),
+    "rich, null timestamp": (RICH | {"timestamp": None}, HALF_TTL),
+    "rich, 5 min ahead": (RICH | {"timestamp": "2027-01-15T08:05:00Z"}, HALF_TTL),
+    "rich, just past 5 min ahead": (RICH | {"timestamp": "2027-01-15T08:05:00.001Z"}, HALF_TTL),
+    "rich, far future": (RICH | {"timestamp": "2099-01-01T00:00:00Z"}, HALF_TTL),
+    "rich, other entity type": (RICH | {"entityType": "invoice"}, HALF_TTL),
+    "rich, other entity ID": (RICH | {"entityId": "pym_2"}, HALF_TTL),
+    "rich, null entity type": (RICH | {"entityType": None}, HALF_TTL),
+    "rich, numeric organization": (RICH | {"organizationId": 9}, HALF_TTL),
+    "rich, empty organization": (RICH | {"organizationId": ""}, HALF_TTL),
+    "rich, list metadata": (RICH | {"metadata": [1, 2]}, HALF_TTL),
+    "rich, null metadata": (RICH | {"metadata": None}, HALF_TTL),
+    "rich, unlinkable run ID": (RICH | {"runId": "run_a b"}, HALF_TTL),
+    "rich minus metadata, plus an unknown field": (
+        {k: v for k, v in RICH.items() if k != "metadata"} | {"region": "eu"},
+        HALF_TTL,
+    ),
+    "rich plus an unknown field": (RICH | {"region": "eu"}, HALF_TTL),
+    "rich minus organization": ({k: v for k, v in RICH.items() if k != "organizationId"}, 1),
+    "not JSON": (b"{runId: run_1", HALF_TTL),
+    "JSON array": (b"[1, 2]", HALF_TTL),
+    "no runId": ({"run": "run_1"}, HALF_TTL),
+}
+KEYS = {
+    "payment": ("payment", "pym_1"),
+    "organization": ("organization", "org_7"),
+    "ID with colons": ("payment", "pym:1:2"),
+}
+
+
+def _raw(value: Any) -> bytes:
+    return value if isinstance(value, bytes) else orjson.dumps(value)
+
+
+@pytest.fixture
+def reader() -> TelemetryReader:
+    """A reader with the default settings and a clock fixed at NOW (no Redis needed)."""
+    return TelemetryReader(fakeredis.FakeRedis(), Settings.load(), clock=lambda: NOW)
+
+
+@pytest.mark.parametrize("where", KEYS.values(), ids=KEYS.keys())
+@pytest.mark.parametrize("record", RECORDS.values(), ids=RECORDS.keys())
+def test_inline_decoding_gives_the_general_row(
+    reader: TelemetryReader, record: tuple[Any, int], where: tuple[str, str]
+) -> None:
+    """Every record decoded in ``_collect`` gives ``_result_for``'s row, value for value."""
+    value, pttl = record
+    entity_type, entity_id = where
+    key = f"telemetry:{entity_type}:{entity_id}"
+    found: dict[str, Any] = {}
+    reader._collect([key], [("q", entity_type, entity_id)], [_raw(value)], [pttl], found, {}, NOW)
+    general = reader._result_for(key, _raw(value), pttl, NOW, "q")
+    assert found[key] == general
+    assert [type(cell) for cell in found[key]] == [type(cell) for cell in general]
+    assert row_result(found[key]) == row_result(general)
+
+
+@pytest.mark.parametrize("name", ["minimal", "minimal, full TTL", "rich", "rich, 5 min ahead"])
+def test_usual_records_are_decoded_inline(
+    reader: TelemetryReader, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shapes producers write never reach the general path (so the test above compares
+    the inline decoding with it, not the general path with itself)."""
+    value, pttl = RECORDS[name]
+    monkeypatch.setattr(reader, "_result_for", lambda *args: pytest.fail("general path"))
+    found: dict[str, Any] = {}
+    key = "telemetry:payment:pym_1"
+    reader._collect([key], [("q", "payment", "pym_1")], [_raw(value)], [pttl], found, {}, NOW)
+    assert found[key][1] is Status.FOUND
+
+
+def test_wrong_type_and_missing_keys_in_collect(reader: TelemetryReader) -> None:
+    """A key holding a hash is an invalid record; a missing one (PTTL -2) is no row."""
+    found: dict[str, Any] = {}
+    keys = ["telemetry:payment:pym_1", "telemetry:payment:pym_2"]
+    owners = [("a", "payment", "pym_1"), ("b", "payment", "pym_2")]
+    reader._collect(keys, owners, [WrongType("hash"), None], [5, -2], found, {}, NOW)
+    assert list(found) == [keys[0]]
+    assert found[keys[0]][1] is Status.INVALID_RECORD
+
+
+# -- rows keep epoch floats: Results and the CSV see the datetimes ------------------------
+
+
+@pytest.mark.parametrize(
+    "pttl", [HALF_TTL, 1, 0, 999, TTL_MS, 123_456_789, -1], ids=lambda p: f"pttl {p}"
+)
+def test_row_times_become_the_eager_datetimes(reader: TelemetryReader, pttl: int) -> None:
+    """A row's epoch-float times become the datetimes eager conversion gave, in Results
+    and in ``record_fields``; the Result's metadata is a dict of its own."""
+    key = "telemetry:payment:pym_1"
+    row = reader._result_for(key, b'{"runId": "run_1"}', pttl, NOW, "pym_1")
+    result = row_result(row)
+    if pttl >= 0:
+        assert type(row[EXPIRES_AT]) is float
+        assert result.expires_at == datetime.fromtimestamp(NOW + pttl / 1000, tz=UTC)
+        assert result.processed_at == datetime.fromtimestamp(
+            NOW - (1_209_600 - pttl / 1000), tz=UTC
+        )
+    else:
+        assert (result.expires_at, result.processed_at) == (None, None)
+    fields = reader.record_fields("payment", "pym_1", {"runId": "run_1"}, pttl, NOW)
+    assert (fields["processed_at"], fields["expires_at"]) == (
+        result.processed_at,
+        result.expires_at,
+    )
+    assert result.metadata == {} and result.metadata is not row_result(row).metadata
+
+
+TIMES: dict[str, Any] = {
+    "none": None,
+    "epoch float": NOW + 0.25,
+    "half microsecond": 1_800_000_000.0000005,
+    "just under a second": 1_799_999_999.9999996,
+    "negative": -1.5,
+    "negative, fraction": -12_345.678_901_2,
+    "zero": 0.0,
+    "far future float": 2.0**33 + 0.123,
+    "aware datetime": datetime(2027, 1, 14, 10, 15, 0, 250_000, tzinfo=UTC),
+    "datetime at a millisecond edge": datetime(2027, 1, 14, 10, 15, 0, 999_999, tzinfo=UTC),
+}
+
+
+def test_epoch_ms_is_the_per_row_conversion() -> None:
+    """The vectorised table times equal ``int(row_time(t).timestamp() * 1000)`` per row."""
+    rng = random.Random(5)
+    times = list(TIMES.values())
+    times += [rng.uniform(-2e9, 4e9) for _ in range(5_000)]
+    times += [
+        NOW + rng.randrange(-(10**9), 10**9) / 1000 + rng.choice([0.0, 5e-7]) for _ in range(5_000)
+    ]
+    # Producer timestamps: mostly whole milliseconds, the values a float holds least exactly.
+    times += [
+        datetime.fromtimestamp(rng.randrange(-(10**12), 4 * 10**12) / 1000, UTC)
+        for _ in range(5_000)
+    ]
+    times += [
+        datetime(2027, 1, 14, 10, 15, rng.randrange(60), rng.randrange(10**6), tzinfo=UTC)
+        for _ in range(2_000)
+    ]
+    times += [
+        datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=UTC),
+        datetime(1, 1, 2, tzinfo=UTC),
+    ]
+    expected = [
+        None if (value := row_time(t)) is None else int(value.timestamp() * 1000) for t in times
+    ]
+    assert bulk_view.epoch_ms(times).cast("int64").to_pylist() == expected
+
+
+def test_epoch_ms_of_an_empty_column() -> None:
+    """No rows, no times: an empty array."""
+    assert len(bulk_view.epoch_ms([])) == 0
+
+
+def _resolution(rows: list[tuple[Any, ...]]) -> Resolution:
+    return Resolution(rows=rows, queries=len(rows))
+
+
+def test_csv_and_results_read_float_and_datetime_times_alike(reader: TelemetryReader) -> None:
+    """CSV cells and Results of a row with float times equal those of its datetime twin."""
+    row = reader._result_for("telemetry:payment:pym_1", b'{"runId":"run_1"}', HALF_TTL, NOW, "q")
+    twin = list(row)
+    twin[PROCESSED_AT] = row_time(row[PROCESSED_AT])
+    twin[EXPIRES_AT] = row_time(row[EXPIRES_AT])
+    assert results_csv(_resolution([row])) == results_csv(_resolution([tuple(twin)]))
+    assert results_csv(_resolution([row])) == results_csv(_resolution([row]).results)
+    assert row_result(row) == row_result(tuple(twin))
+
+
+@pytest.mark.parametrize("unlinked", [False, True], ids=["all linked", "one unlinked"])
+def test_table_sends_the_run_id_column_only_when_shown(
+    reader: TelemetryReader, unlinked: bool
+) -> None:
+    """The table carries the hidden "no link" column only when some run has no link."""
+    raws = [b'{"runId":"run_1"}', b'{"runId":"run-2"}' if unlinked else b'{"runId":"run_2"}']
+    rows = [
+        reader._result_for(f"telemetry:payment:pym_{i}", raw, HALF_TTL, NOW, f"pym_{i}")
+        for i, raw in enumerate(raws)
+    ]
+    table, found_runs, missing = bulk_view.build_table(_resolution(rows))
+    assert ("run_id" in table.column_names) is unlinked
+    assert found_runs.to_pylist() == ["run_1", "run-2" if unlinked else "run_2"]
+    assert missing == []
+    assert table["status"].to_pylist() == ["found", "found"]
+    assert table["processed_at"].cast("int64").to_pylist() == [
+        int(row_time(row[PROCESSED_AT]).timestamp() * 1000)  # type: ignore[union-attr]
+        for row in rows
+    ]
+    assert not math.isnan(float(table["expires_at"].cast("int64")[0].as_py()))
+
+
+def _format_time_by_parts(value: datetime | None) -> str:
+    """format_time as it was written before its isoformat shortcut: the reference."""
+    if value is None:
+        return ""
+    value = value.astimezone(UTC)
+    millis = value.microsecond // 1000
+    text = f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S")
+    return text + (f".{millis:03d}Z" if millis else "Z")
+
+
+def test_format_time_is_the_field_by_field_format() -> None:
+    """format_time (CSV, JSON) writes what the field-by-field formatting wrote."""
+    from datetime import timedelta, timezone
+
+    from telemetry.models import format_time
+
+    rng = random.Random(7)
+    values: list[datetime | None] = [
+        None,
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2027, 1, 14, 10, 15, 0, tzinfo=UTC),
+        datetime(2027, 1, 14, 10, 15, 0, 999, tzinfo=UTC),
+        datetime(2027, 1, 14, 10, 15, 0, 1000, tzinfo=UTC),
+        datetime(2027, 1, 14, 12, 15, 0, 250_000, tzinfo=timezone(timedelta(hours=2))),
+        datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    ]
+    values += [datetime.fromtimestamp(rng.uniform(-6e10, 2.5e11), UTC) for _ in range(2_000)]
+    for value in values:
+        assert format_time(value) == _format_time_by_parts(value), value
+
+
+def _varied_rows(reader: TelemetryReader) -> list[tuple[Any, ...]]:
+    rng = random.Random(11)
+    rows = []
+    for i, (name, (value, pttl)) in enumerate(RECORDS.items()):
+        key = f"telemetry:payment:pym_{i}"
+        rows.append(reader._result_for(key, _raw(value), pttl, NOW, f"q{i} {name}"))
+    rows += [
+        reader._not_found(Query("=cmd", "=cmd", None), [("payment", "telemetry:payment:=cmd")]),
+        reader._not_found(Query("+x", "+x", None), [("a", "k:a:+x"), ("b", "k:b:+x")]),
+        reader._invalid("telemetry:payment:-pym", "value is not JSON", b"=1+1"),
+    ]
+    for _ in range(300):
+        row = list(rng.choice(rows))
+        row[0] = rng.choice(["pym_1", "=SUM(A1)", "@x", "\tq", "-1", "a,b", 'say "hi"', "é"])
+        row[PROCESSED_AT] = rng.choice(
+            [None, NOW - rng.uniform(0, 1e6), rng.uniform(-2e10, 2e10), RICH_TIME, 2.0**34]
+        )
+        row[EXPIRES_AT] = rng.choice([None, NOW + rng.randrange(0, 10**9) / 1000, RICH_TIME])
+        row[6] = rng.choice([None, "", "org_1", "=org", "-org"])
+        row[10] = rng.choice(["", "time inferred from TTL", "=detail", "line\nbreak"])
+        rows.append(tuple(row))
+    return rows
+
+
+RICH_TIME = datetime(2027, 1, 14, 10, 15, 0, 250_000, tzinfo=UTC)
+
+
+def test_resolution_csv_by_columns_is_the_row_by_row_csv(reader: TelemetryReader) -> None:
+    """A large Resolution's CSV, written column by column, is byte for byte the row-wise one."""
+    from telemetry.export import _COLUMNS_FROM, CSV_HEADER, write_csv
+
+    resolution = _resolution(_varied_rows(reader))
+    assert len(resolution.rows) >= _COLUMNS_FROM
+    by_rows = write_csv(CSV_HEADER, resolution.csv_rows())
+    assert results_csv(resolution) == by_rows
+    assert results_csv(resolution.results) == by_rows

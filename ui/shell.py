@@ -1,0 +1,75 @@
+"""The app's shell, run by ``app.py`` on every rerun of every page: page config,
+settings, navigation, the sign-in gate (before anything touches Redis), the
+sidebar, then the chosen page.
+
+It is a function in a module, not the body of ``app.py``: Streamlit runs
+``app.py`` (and re-reads its code) on every interaction, while a module is
+compiled once per process. ``app.py`` only calls :func:`main`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from telemetry import ConfigError
+
+from . import context, render
+from .auth import render_account, require_user
+
+# The pages, as (script, title, icon, url_path). The scripts live in pages/ and are
+# thin too: each calls its view module's ``page()``.
+PAGES = (
+    ("pages/lookup.py", "Lookup", ":material/search:", "lookup"),
+    ("pages/bulk.py", "Bulk resolve", ":material/checklist:", "bulk"),
+    ("pages/summary.py", "Summary", ":material/monitoring:", "summary"),
+)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Run Lookup", page_icon=":material/manage_search:", layout="wide")
+    try:
+        settings = context.load_settings()
+    except ConfigError as exc:
+        st.error(str(exc), icon=":material/settings_alert:")
+        st.stop()
+
+    # Navigation is declared before the gate (it runs nothing) so the login page
+    # shows no page list, and Streamlit's legacy pages/ mode is off from the first
+    # run; the chosen page runs only after require_user.
+    signed_in = st.session_state.get("authentication_status") is True
+    page = st.navigation(
+        [
+            st.Page(script, title=title, icon=icon, url_path=url_path, default=index == 0)
+            for index, (script, title, icon, url_path) in enumerate(PAGES)
+        ],
+        position="sidebar" if signed_in else "hidden",
+    )
+
+    # In its own container: the gate's cookie components render in some runs only, and
+    # without one they shift the page's elements (the ?id= binding then stuck to the
+    # deep link's ID after sign-in).
+    with st.container():
+        require_user(settings)
+    if not signed_in:
+        st.rerun()  # signed in during this run (a remembered cookie): show the navigation
+
+    ctx = None
+    with context.edge():
+        ctx = context.app_context(settings)
+    conn = context.connection(ctx) if ctx is not None else None
+
+    with st.sidebar:
+        if conn is not None:
+            render.sidebar_status(settings, conn)
+        render_account(settings)
+
+    if ctx is None:
+        st.stop()
+    if settings.demo:
+        render.demo_banner(settings)
+    if conn is not None and conn.error is not None:
+        context.show_error(conn.error)
+        st.stop()
+
+    context.enter_page(ctx)
+    page.run()
