@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 import pytest
 import redis
 
@@ -141,6 +142,65 @@ def test_table_links_runs_and_filters_by_status(real: redis.Redis) -> None:
     at.segmented_control(key="bulk_filter").set_value("not_found").run()
     no_exception(at)
     assert list(at.dataframe[0].value["query"]) == ["inv_missing", "-pym_x"]
+
+
+def _sent_table(at: Any) -> pa.Table:
+    """The Arrow table the browser receives for the page's dataframe."""
+    return pa.ipc.open_stream(at.dataframe[0].proto.arrow_data.data).read_all()
+
+
+def test_run_cell_of_a_row_without_a_link_is_empty(real: redis.Redis) -> None:
+    """A row with no run (not found, invalid) has an empty Run cell, not the text "None"."""
+    sent = _sent_table(paste(PASTE))
+    assert sent["run"].null_count == 0
+    runs = dict(zip(sent["query"].to_pylist(), sent["run"].to_pylist(), strict=True))
+    assert runs["inv_missing"] == runs["event_ddd"] == runs["bad☃id"] == ""
+    assert runs["sub_ccc"] == "https://cloud.trigger.dev/runs/run_sub1"
+
+
+def test_repeated_text_columns_are_sent_once_per_value(real: redis.Redis) -> None:
+    """Columns whose values repeat (status, entity type, organization, detail) go as Arrow
+    dictionaries, each value once, and read as the same text; the ID columns stay text."""
+    for i in range(20):
+        record = {"runId": f"run_r{i}", "organizationId": f"org_{i % 2}"}
+        real.set(f"telemetry:payment:pym_r{i}", orjson.dumps(record), ex=3600)
+    at = paste("\n".join(f"pym_r{i}" for i in range(30)))
+    sent = _sent_table(at)
+    coded = {"status", "entity_type", "organization_id", "detail"}
+    for name in sent.column_names:
+        assert pa.types.is_dictionary(sent.schema.field(name).type) is (name in coded), name
+    assert sent["status"].to_pylist() == ["found"] * 20 + ["not_found"] * 10
+    assert sent["entity_type"].to_pylist() == ["payment"] * 30
+    assert sent["organization_id"].to_pylist() == ["org_0", "org_1"] * 10 + [None] * 10
+    assert sent["detail"].to_pylist()[:20] == ["time inferred from TTL"] * 20
+    assert sent["detail"].to_pylist()[20].startswith("no key telemetry:payment:pym_r20: ")
+    assert list(at.dataframe[0].value["status"]) == ["found"] * 20 + ["not_found"] * 10
+    at.segmented_control(key="bulk_filter").set_value("not_found").run()
+    no_exception(at)
+    assert _sent_table(at)["query"].to_pylist() == [f"pym_r{i}" for i in range(20, 30)]
+
+
+def test_entity_id_column_is_the_parsed_id_not_the_query(real: redis.Redis) -> None:
+    """The Entity ID column holds the ID parsed out of each query (``type:id`` → ``id``)."""
+    sent = _sent_table(paste(PASTE))
+    assert sent["entity_id"].to_pylist() == [
+        "pym_aaa",
+        "inv_bbb",
+        "sub_ccc",
+        "inv_missing",
+        "event_ddd",
+        "ntf_eee",
+        "-pym_x",
+        None,
+    ]
+    assert sent["query"].to_pylist()[1] == "telemetry:invoice:inv_bbb"
+
+
+def test_page_script_is_a_thin_entry_point() -> None:
+    """pages/bulk.py only calls ``bulk_view.page()``: AppTest recompiles it on every run."""
+    source = (Path(__file__).resolve().parents[1] / BULK).read_text(encoding="utf-8")
+    code = [line for line in source.splitlines() if line and not line.startswith('"""')]
+    assert code == ["from ui import bulk_view", "bulk_view.page()"]
 
 
 def test_missing_ids_download_and_copy_block(

@@ -15,6 +15,9 @@ from typing import Any
 import fakeredis
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from telemetry import ids
 from telemetry.config import Settings
@@ -444,3 +447,23 @@ def test_resolution_csv_by_columns_is_the_row_by_row_csv(reader: TelemetryReader
     by_rows = write_csv(CSV_HEADER, resolution.csv_rows())
     assert results_csv(resolution) == by_rows
     assert results_csv(resolution.results) == by_rows
+
+
+@given(
+    st.lists(
+        st.text(alphabet="\n-_0123456789abcpymyinvBILNG_run", max_size=30).map(
+            lambda s: s.replace("pymy", "pym_")
+        ),
+        max_size=40,
+    ).map("\n".join)
+)
+@hypothesis_settings(max_examples=300, deadline=None)
+def test_plain_lines_match_the_token_loop_on_any_plain_text(text: str) -> None:
+    """Any text of ID characters and line breaks parses the same through either path."""
+    general = ids._plain_lines
+    try:
+        ids._plain_lines = lambda text: None  # type: ignore[assignment]
+        slow = parse_ids(text, REGISTRY)
+    finally:
+        ids._plain_lines = general  # type: ignore[assignment]
+    assert parse_ids(text, REGISTRY) == slow

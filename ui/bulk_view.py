@@ -1,4 +1,5 @@
-"""The Bulk resolve page's machinery: input → parse → resolve, memoised per input.
+"""The Bulk resolve page (``pages/bulk.py`` calls :func:`page`): input → parse →
+resolve, memoised per input.
 
 A result lives in ``st.session_state`` under the hash of its input (text or
 file bytes, chosen column, settings), so a filter change or a download reruns
@@ -48,6 +49,7 @@ from telemetry.reader import (
     row_time,
 )
 
+from . import context
 from .context import AppContext
 from .format import md_code, md_escape
 from .render import Memo, download
@@ -95,6 +97,82 @@ class BulkResult:
     unlinked: bool  # some run IDs are shown without a link: show them as text too
     csv: Memo
     missing_txt: Memo
+
+
+def page() -> None:
+    """The page ``pages/bulk.py`` runs: inputs, then counts, downloads and the table."""
+    ctx = context.page_context()
+    st.title("Bulk resolve")
+    paste, upload = st.columns([3, 2], gap="medium")
+    with paste:
+        text = st.text_area(
+            "IDs",
+            key=TEXT_KEY,
+            height=200,
+            placeholder="Paste IDs in any shape: one per line, comma/semicolon/tab separated, "
+            'a JSON array, a spreadsheet column, `pym_…`, "pym_…", payment:pym_…\n'
+            "Press Ctrl+Enter (or click outside) to resolve.",
+        )
+    with upload:
+        file = st.file_uploader(
+            "…or a .txt / .csv file",
+            type=["txt", "csv", "tsv"],
+            key=FILE_KEY,
+            help="For a table, the ID column is guessed; you can pick another.",
+        )
+        st.caption(f"Up to {ctx.settings.max_ids:,} unique IDs per request.")
+
+    source = read_input(text, file)
+    # Pasting (then Ctrl+Enter or clicking outside) resolves on its own; the button
+    # does too, and for an input already resolved it queries Redis again.
+    again = st.button(
+        "Resolve",
+        type="primary",
+        icon=":material/play_arrow:",
+        help="Look every ID up now (again, if this list was resolved already)",
+    )
+    if source is None:
+        st.info(
+            "Paste IDs or attach a file to find the run behind each one. Results stay here while "
+            "you filter and download them.",
+            icon=":material/checklist:",
+        )
+    elif len(source.data) > MAX_INPUT_BYTES:
+        st.error(
+            f"The input is {len(source.data) / 1e6:,.1f} MB; at most "
+            f"{MAX_INPUT_BYTES // 2**20} MB is read. Split the list "
+            f"(the limit is {ctx.settings.max_ids:,} IDs per request).",
+            icon=":material/block:",
+        )
+    else:
+        if file is not None and (text or "").strip():
+            st.caption(
+                "Reading the attached file; the pasted text is ignored while it is attached."
+            )
+        with context.edge():
+            render_input(ctx, source, again=again)
+
+
+def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
+    """Parse (column picker for a table), resolve, then counts, downloads and the table."""
+    parsed, column = choose_column(ctx, source)
+    if not parsed.queries:  # an empty file, or only separators: nothing to look up
+        where = "the attached file" if source.file_name is not None else "the pasted text"
+        st.info(
+            f"No IDs in {where}: it is empty or holds only separators and whitespace.",
+            icon=":material/inbox:",
+        )
+        return
+    result = resolve(ctx, source, parsed, column, again=again)
+    if not result.resolution.complete:
+        st.warning(
+            f"Incomplete: {md_escape(result.resolution.error)} Rows that were not read "
+            "are marked `error`; the others are kept. Press **Resolve** to retry.",
+            icon=":material/warning:",
+        )
+    render_counts(result)
+    render_downloads(result, ctx)
+    render_table(result)
 
 
 def read_input(text: str | None, upload: Any) -> BulkInput | None:
@@ -219,21 +297,11 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
 
 _MS = pa.timestamp("ms", tz="UTC")
 _TEXT = pa.string()
-_SCHEMA = pa.schema(
-    [
-        ("query", pa.string()),
-        ("status", pa.string()),
-        ("entity_type", pa.string()),
-        ("entity_id", pa.string()),
-        ("run", pa.string()),
-        ("run_id", pa.string()),
-        ("organization_id", pa.string()),
-        ("processed_at", _MS),
-        ("inferred", pa.bool_()),
-        ("expires_at", _MS),
-        ("detail", pa.string()),
-    ]
-)
+# A string column with few distinct values (statuses, entity types, organizations, the
+# found rows' details) goes as an Arrow dictionary: each value once, two bytes a row.
+# It is what a pandas categorical becomes, and the table shows and searches it as text;
+# the bytes are serialised and hashed on every page run.
+_CODES = pa.dictionary(pa.int16(), pa.string())
 
 
 def _ms(value: datetime | float | None) -> int | None:
@@ -256,39 +324,54 @@ def epoch_ms(times: Sequence[datetime | float | None]) -> pa.Array:
     return pa.array(millis, type=_MS, mask=~valid)
 
 
+def _coded(values: list[Any]) -> pa.Array:
+    """``values`` as a dictionary column, or as plain text when most are distinct (e.g. the
+    details of not-found rows, each naming its key): then codes would only add bytes."""
+    coded = pa.array(values, type=_CODES)
+    if 2 * len(coded.dictionary) > len(coded):
+        return coded.dictionary_decode()
+    return coded
+
+
 def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, list[str]]:
     """The results table (one list per column, one Arrow table at the end: filtering and
     showing it later costs no conversion), the found run IDs (Arrow: most pages only count
     them) and the not-found queries."""
     rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
 
-    def column(index: int, kind: pa.DataType = _TEXT) -> pa.Array:
-        return pa.array(list(map(itemgetter(index), rows)), type=kind)
+    def values(index: int) -> list[Any]:
+        return list(map(itemgetter(index), rows))
 
-    queries, statuses, run_ids, run_urls = (column(i) for i in (QUERY, STATUS, RUN_ID, RUN_URL))
+    query_values = values(QUERY)
+    entity_ids = values(ENTITY_ID)
+    queries = pa.array(query_values, type=_TEXT)
+    run_ids = pa.array(values(RUN_ID), type=_TEXT)
+    run_urls = pa.array(values(RUN_URL), type=_TEXT)
+    statuses = _coded(values(STATUS))
     has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
     found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
     missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()
     columns = {
         "query": queries,
         "status": statuses,
-        "entity_type": column(ENTITY_TYPE),
-        "entity_id": column(ENTITY_ID),
-        "run": run_urls,
+        "entity_type": _coded(values(ENTITY_TYPE)),
+        # A bare ID is its own entity ID: the usual paste converts one column, not two.
+        "entity_id": queries if entity_ids == query_values else pa.array(entity_ids, _TEXT),
+        # No link is an empty cell: the link column would show a missing one as "None".
+        "run": pc.fill_null(run_urls, ""),
         "run_id": run_ids,
-        "organization_id": column(ORGANIZATION_ID),
-        "processed_at": epoch_ms(list(map(itemgetter(PROCESSED_AT), rows))),
-        "inferred": column(PROCESSED_AT_INFERRED, pa.bool_()),
-        "expires_at": epoch_ms(list(map(itemgetter(EXPIRES_AT), rows))),
-        "detail": column(DETAIL),
+        "organization_id": _coded(values(ORGANIZATION_ID)),
+        "processed_at": epoch_ms(values(PROCESSED_AT)),
+        "inferred": pa.array(values(PROCESSED_AT_INFERRED), type=pa.bool_()),
+        "expires_at": epoch_ms(values(EXPIRES_AT)),
+        "detail": _coded(values(DETAIL)),
     }
     has_url = pc.fill_null(pc.greater(pc.utf8_length(run_urls), 0), False)
     if not pc.any(pc.and_(has_run, pc.invert(has_url))).as_py():
         # Every run ID is in its link: the "no link" column is never shown, so not sent
         # (a tenth of the table's bytes, serialised and hashed on every page run).
         del columns["run_id"]
-    schema = pa.schema([_SCHEMA.field(name) for name in columns])
-    return pa.Table.from_arrays(list(columns.values()), schema=schema), found_runs, missing
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns)), found_runs, missing
 
 
 COLUMN_CONFIG = {
