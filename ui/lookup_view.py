@@ -33,9 +33,9 @@ INPUT_LABEL = "Entity ID"
 HISTORY_KEY = "lookup_history"
 HISTORY_SIZE = 10
 HISTORY_PILLS = "lookup_history_pick"
-# What fits on a pill in the side column (a pill does not wrap: a longer label is cut
-# off at the column's edge); the middle goes, so the prefix and the tail stay.
-HISTORY_LABEL_CHARS = 22
+# What fits on one pill in the side column (a longer label is cut off at its edge);
+# the middle goes, so the prefix and the tail stay.
+HISTORY_LABEL_CHARS = 18
 EXAMPLE_PILLS = "lookup_example_pick"
 _SEVERAL_RE = re.compile(r"\S[\s,;|]+\S")
 _HIT = (Status.FOUND, Status.INVALID_RECORD)
@@ -153,6 +153,9 @@ def render_history() -> None:
         on_change=_pick,
         args=(HISTORY_PILLS, targets),
         help="Click one to look it up again",
+        # Directly in a column, pills default to one row that scrolls sideways: in the
+        # narrow side column only the newest would show.
+        wrap=True,
     )
 
 
@@ -167,6 +170,7 @@ def render_examples(examples: Sequence[tuple[str, str]]) -> None:
         key=EXAMPLE_PILLS,
         on_change=_pick,
         args=(EXAMPLE_PILLS, targets),
+        wrap=True,
     )
 
 
