@@ -159,10 +159,8 @@ def row_micros(times: Sequence[datetime | float | None]) -> tuple[Any, Any]:
 def row_result(row: Row) -> Result:
     """The ``Result`` of one row (what ``Resolution.results`` holds)."""
     fields = dict(zip(ROW_FIELDS, row, strict=True))
-    if type(row[PROCESSED_AT]) is float:
-        fields["processed_at"] = _from_timestamp(row[PROCESSED_AT], UTC)
-    if type(row[EXPIRES_AT]) is float:
-        fields["expires_at"] = _from_timestamp(row[EXPIRES_AT], UTC)
+    fields["processed_at"] = row_time(row[PROCESSED_AT])
+    fields["expires_at"] = row_time(row[EXPIRES_AT])
     if row[METADATA] is _NO_METADATA:
         fields["metadata"] = {}
     return _result(fields)
