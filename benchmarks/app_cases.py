@@ -321,10 +321,10 @@ def page_bulk(ctx: Context) -> Row:
 @register("page-summary", "Summary page rerun with a warm cache vs an empty page", heavy=True)
 def page_summary(ctx: Context) -> Row:
     _require_app("summary")
-    import streamlit as st
+    from ui import cache
 
     with app_env(ctx):
-        st.cache_data.clear()  # cold: the first run scans the keyspace and caches it
+        cache.clear_all()  # cold: the first run scans the keyspace and caches it
         before = _commands(ctx, "scan")
         start = time.perf_counter()
         at = open_page("summary")

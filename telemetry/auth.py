@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import hmac
 import math
 import secrets
 import threading
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jwt
 from pydantic import SecretStr
 
 from .config import Settings
@@ -47,12 +50,34 @@ COOKIE_KEY_HINT = (
     "AUTH_COOKIE_KEY in the environment or .streamlit/secrets.toml"
 )
 
+# Far above a real token (~150 bytes); anything longer is not decoded at all.
+MAX_COOKIE_LENGTH = 4096
+SECONDS_PER_DAY = 86_400
+
 DEMO_USERNAME = "demo"
 # Demo mode serves generated data only; this password is shown on the login page.
 DEMO_PASSWORD = "run-lookup-demo"  # noqa: S105
 DEMO_BCRYPT_ROUNDS = 4  # the password is public: no point in a slow hash
 
 Clock = Callable[[], float]
+
+# Demo and real sign-in cookies must never be interchangeable (a demo cookie
+# for `demo` would otherwise sign in a real user named `demo` wherever the two
+# modes share AUTH_COOKIE_KEY): each mode signs with its own key derived from
+# the configured one, under its own cookie name.
+_COOKIE_KEY_CONTEXT = b"run-lookup sign-in cookie v1 mode="
+DEMO_COOKIE_SUFFIX = "_demo"
+
+
+def mode_cookie_key(key: str, *, demo: bool) -> SecretStr:
+    """The key that signs cookies in one mode: HMAC(configured key, mode)."""
+    mode = b"demo" if demo else b"real"
+    derived = hmac.new(key.encode(), _COOKIE_KEY_CONTEXT + mode, hashlib.sha256).hexdigest()
+    return SecretStr(derived)
+
+
+def mode_cookie_name(name: str, *, demo: bool) -> str:
+    return name + DEMO_COOKIE_SUFFIX if demo else name
 
 
 class AuthConfigError(ConfigError):
@@ -88,6 +113,34 @@ class AuthConfig:
         return copy.deepcopy(
             {"usernames": {name: user.to_credentials() for name, user in self.users.items()}}
         )
+
+    def read_cookie(self, token: object, now: float) -> dict[str, Any] | None:
+        """The claims of a sign-in cookie this configuration issued, or None.
+
+        Valid means: signed with this mode's key (HS256 only), for a configured
+        user, with an ``exp_date`` still ahead of ``now`` (wall clock). The one
+        check for every way a cookie is read (sign-in from a cookie, and a
+        session resumed on a new connection).
+        """
+        if not isinstance(token, str) or not token or len(token) > MAX_COOKIE_LENGTH:
+            return None
+        try:
+            claims = jwt.decode(token, self.cookie_key.get_secret_value(), algorithms=["HS256"])
+        except jwt.PyJWTError:
+            return None
+        if not isinstance(claims, dict):
+            return None
+        username = claims.get("username")
+        expires = claims.get("exp_date")
+        if not isinstance(username, str) or username not in self.users:
+            return None
+        if isinstance(expires, bool) or not isinstance(expires, int | float) or expires <= now:
+            return None
+        return claims
+
+    def cookie_issued_at(self, claims: Mapping[str, Any]) -> float:
+        """When a cookie was issued (its expiry less the lifetime it was given)."""
+        return float(claims["exp_date"]) - self.cookie_expiry_days * SECONDS_PER_DAY
 
     def check_password(self, username: str, password: str) -> bool:
         """Constant-ish time: an unknown user costs one bcrypt check too."""
@@ -125,8 +178,8 @@ def demo_config(settings: Settings) -> AuthConfig:
         key = SecretStr(_demo_cookie_key())
     return AuthConfig(
         users={DEMO_USERNAME: user},
-        cookie_key=key,
-        cookie_name=settings.auth_cookie_name,
+        cookie_key=mode_cookie_key(key.get_secret_value().strip(), demo=True),
+        cookie_name=mode_cookie_name(settings.auth_cookie_name, demo=True),
         cookie_expiry_days=settings.auth_cookie_expiry_days,
         demo=True,
         demo_password=DEMO_PASSWORD,
@@ -177,8 +230,8 @@ def check_auth_config(settings: Settings) -> AuthConfig:
     assert settings.auth_cookie_key is not None  # noqa: S101 - checked just above
     return AuthConfig(
         users=users,
-        cookie_key=SecretStr(settings.auth_cookie_key.get_secret_value().strip()),
-        cookie_name=settings.auth_cookie_name,
+        cookie_key=mode_cookie_key(settings.auth_cookie_key.get_secret_value().strip(), demo=False),
+        cookie_name=mode_cookie_name(settings.auth_cookie_name, demo=False),
         cookie_expiry_days=settings.auth_cookie_expiry_days,
     )
 
@@ -265,28 +318,56 @@ class LoginThrottle:
             self._prune(entry, now)
             return max(0.0, entry.locked_until - now)
 
-    def record_failure(self, username: str) -> float:
-        """Count a failed attempt; returns the wait it imposes now (0 = none yet)."""
-        key = throttle_key(username)
-        policy = self.policy
+    def begin_attempt(self, username: str) -> float:
+        """Count an attempt before its password is checked: 0 = check it, >0 = refused.
+
+        Counting first is what bounds parallel guessing: of N attempts sent at
+        once, at most ``max_failures`` reach the password check, because each
+        one is counted (under the lock) before any is checked. A success
+        forgets the count (``record_success``), so a right password costs
+        nothing. A refused attempt is not counted again.
+        """
         with self._lock:
             now = self.clock()
-            entry = self._entries.get(key)
-            if entry is None:
-                self._evict(now)
-                entry = self._entries[key] = _Entry()
-            self._entries.move_to_end(key)
-            entry.last_seen = now
-            self._prune(entry, now)
+            entry = self._entry(throttle_key(username), now)
+            if now < entry.locked_until:
+                return entry.locked_until - now
+            self._count(entry, now)
+            return 0.0
+
+    def record_failure(self, username: str) -> float:
+        """Count a failed attempt; returns the wait it imposes now (0 = none yet)."""
+        with self._lock:
+            now = self.clock()
+            entry = self._entry(throttle_key(username), now)
             if now < entry.locked_until:  # a caller that did not ask first
                 return entry.locked_until - now
-            entry.failures.append(now)
-            if len(entry.failures) >= policy.max_failures:
-                delay = min(policy.base_delay * 2**entry.lockouts, policy.max_delay)
-                entry.lockouts += 1
-                entry.locked_until = now + delay
-                return delay
-            return 0.0
+            return self._count(entry, now)
+
+    def _entry(self, key: str, now: float) -> _Entry:
+        entry = self._entries.get(key)
+        if entry is None:
+            self._evict(now)
+            entry = self._entries[key] = _Entry()
+        self._entries.move_to_end(key)
+        entry.last_seen = now
+        self._prune(entry, now)
+        return entry
+
+    def _count(self, entry: _Entry, now: float) -> float:
+        policy = self.policy
+        entry.failures.append(now)
+        if len(entry.failures) >= policy.max_failures:
+            delay = min(policy.base_delay * 2**entry.lockouts, policy.max_delay)
+            entry.lockouts += 1
+            entry.locked_until = now + delay
+            return delay
+        return 0.0
+
+    def tracked(self) -> list[str]:
+        """The usernames this throttle holds state for (what its memory is spent on)."""
+        with self._lock:
+            return list(self._entries)
 
     def record_success(self, username: str) -> None:
         with self._lock:
@@ -336,6 +417,10 @@ class SignOutRegistry:
     def sign_out(self, username: str) -> None:
         with self._lock:
             self._signed_out[throttle_key(username)] = self.clock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._signed_out.clear()
 
     def accepts(self, username: str, issued_at: float) -> bool:
         with self._lock:

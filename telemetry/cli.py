@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from .config import Settings
 from .errors import TelemetryError
-from .export import results_csv, results_json, results_table
+from .export import json_bytes, results_csv, results_json, results_table
 from .ids import parse_ids
 from .reader import TelemetryReader
 from .store import connect
@@ -87,10 +87,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
         max_keys=args.max_keys,
     )
     if args.format == "json":
-        import orjson
-
-        body = orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2)
-        sys.stdout.buffer.write(body + b"\n")
+        sys.stdout.buffer.write(json_bytes(summary.to_json()) + b"\n")
     else:
         sys.stdout.write(summary.groups_csv())
     sys.stdout.flush()

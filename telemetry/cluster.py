@@ -55,7 +55,7 @@ from redis.exceptions import (
 )
 
 from .errors import PartialFetchError, StoreUnavailableError
-from .store import LEAST_PRIVILEGE_RULES, ScanStep, Store, describe_failure
+from .store import LEAST_PRIVILEGE_RULES, ScanStep, Store, describe_failure, url_errors
 
 try:  # redis-py's own packing adds ~5 µs of Python per command; hiredis alone does not
     from hiredis import pack_command as _hiredis_pack
@@ -132,7 +132,7 @@ def cluster_errors(url: str) -> Iterator[None]:
 def connect_cluster(url: str, options: dict[str, Any], redacted_url: str) -> RedisCluster:
     """``RedisCluster.from_url``. Unlike a single Redis it connects at once (to read the
     slot map), so an unreachable cluster raises ``StoreUnavailableError`` here."""
-    with cluster_errors(redacted_url):
+    with cluster_errors(redacted_url), url_errors(redacted_url):
         return RedisCluster.from_url(url, **options)
 
 

@@ -1,13 +1,16 @@
-"""CSV and JSON output, shared by the CLI and the app's download buttons.
+"""CSV, JSON and table output, shared by the CLI and the app's download buttons.
 
-Every CSV cell goes through ``csv_safe``: a spreadsheet must never run a
-formula that came from a record or a paste.
+Record data is untrusted. ``escape_controls`` is the one place that decides
+how a control character is shown: the table, every CSV cell and (losslessly)
+the JSON bytes never carry one raw, so output is safe on a terminal, through a
+pipe and in a file later ``cat``-ed. Every CSV cell also goes through
+``csv_safe``: a spreadsheet must never run a formula that came from a record or
+a paste, even after splitting the cell on ``;``, ``,`` or a tab.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -27,22 +30,87 @@ SUMMARY_CSV_HEADER: tuple[str, ...] = (
     "latest_processed_at",
 )
 
+# C0, DEL and C1 drive terminals (colours, OSC 8 links, screen clears; a UTF-8
+# C1 is a CSI to some). The Unicode line/paragraph separators break lines like
+# "\n", the bidi embeddings/overrides/isolates reorder the rest of a line so a
+# cell can pose as another, and a lone surrogate cannot even be encoded.
+_CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_CONTROL_RE = re.compile(f"[{_CONTROL_CHARS}]")
+# Python's literal notation (\x1b, \n, \t, \x9b, \u2028), as invalid IDs are shown.
+_ESCAPES = {
+    code: chr(code).encode("unicode_escape").decode("ascii")
+    for code in range(0xE000)
+    if _CONTROL_RE.match(chr(code))
+}
+# Cells split on ";" (many locales), "," or a tab give each piece its own
+# formula start, spaces before it included (import may trim them).
+_INNER_FORMULA_RE = re.compile(r"([;,\t])(?= *[=+\-@])")
+# orjson escapes C0 but writes the rest of the set raw: DEL, C1 (UTF-8 C2 80-9F),
+# U+2028-202E (E2 80 A8-AE), U+2066-2069 (E2 81 A6-A9). It refuses surrogates.
+_JSON_RAW_RE = re.compile(b"\x7f|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character as a Python escape (``\\x1b``, ``\\n``, ``\\x9b``).
+
+    Backslashes are not doubled: ``\\x1b`` in the output is never a raw ESC,
+    and text that is already escaped (invalid IDs) is not escaped twice.
+    """
+    if _CONTROL_RE.search(text) is None:
+        return text
+    return text.translate(_ESCAPES)
+
 
 def csv_safe(cell: object) -> str:
-    """The cell as text, prefixed with ``'`` when a spreadsheet would read it as a formula."""
+    """The cell as text a spreadsheet and a terminal only display.
+
+    Prefixed with ``'`` when it starts with a formula trigger, ``'`` inserted
+    after a ``;``, ``,`` or tab that a trigger follows (spaces between
+    allowed), then its control characters escaped.
+    """
     text = "" if cell is None else str(cell)
     if text.startswith(FORMULA_TRIGGERS):
-        return "'" + text
+        text = "'" + text
+    if ";" in text or "," in text or "\t" in text:
+        text = _INNER_FORMULA_RE.sub(r"\1'", text)
+    return escape_controls(text)
+
+
+def _field(cell: object) -> str:
+    """``cell`` as one CSV field: ``csv_safe``, then quoted if it holds ``,`` ``;`` or ``"``."""
+    text = csv_safe(cell)
+    # Line breaks need no quotes: csv_safe escaped them.
+    if "," in text or ";" in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
     return text
 
 
+def _line(cells: Iterable[Any]) -> str:
+    """One CSV line; the test before ``_field`` passes the usual plain string as it is."""
+    fields = [
+        cell
+        if type(cell) is str
+        and cell.isprintable()
+        and not cell.startswith(FORMULA_TRIGGERS)
+        and "," not in cell
+        and ";" not in cell
+        and '"' not in cell
+        else _field(cell)
+        for cell in cells
+    ]
+    # csv.writer quotes a row's only field when it is empty: an empty line is no row.
+    if len(fields) == 1 and not fields[0]:
+        return '""\r\n'
+    return ",".join(fields) + "\r\n"
+
+
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV text (``\\r\\n`` line ends, as the csv module and spreadsheets expect)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([csv_safe(cell) for cell in header])
-    writer.writerows([csv_safe(cell) for cell in row] for row in rows)
-    return buffer.getvalue()
+    """CSV text (``\\r\\n`` line ends, as spreadsheets expect), every cell through ``csv_safe``.
+
+    Written here rather than by the csv module, which cannot be told to quote
+    cells holding ``;``; otherwise the bytes are the csv module's.
+    """
+    return _line(header) + "".join(map(_line, rows))
 
 
 def results_csv(results: Iterable[Result] | Resolution) -> str:
@@ -61,12 +129,33 @@ def results_csv(results: Iterable[Result] | Resolution) -> str:
 _COLUMNS_FROM = 200
 
 
-def _safe_cells(values: Iterable[Any]) -> list[str]:
-    """``[csv_safe(v or "") for v in values]`` with one test for the usual plain string."""
+def _safe_cells(values: Sequence[Any]) -> list[str]:
+    """``[_field(v or "") for v in values]``, the usual plain column checked in one go.
+
+    A column of printable strings without ``,`` ``;`` ``"`` (IDs, URLs, most
+    organizations) needs only the formula-start test per cell; any other
+    column takes ``_line``'s test per cell.
+    """
+    try:
+        whole = "".join(filter(None, values))
+    except TypeError:  # a non-string cell: it needs the per-cell test
+        whole = "\x00"
+    if whole.isprintable() and "," not in whole and ";" not in whole and '"' not in whole:
+        return [
+            value
+            if type(value) is str and not value.startswith(FORMULA_TRIGGERS)
+            else _field(value or "")
+            for value in values
+        ]
     return [
         value
-        if type(value) is str and not value.startswith(FORMULA_TRIGGERS)
-        else csv_safe(value or "")
+        if type(value) is str
+        and value.isprintable()
+        and not value.startswith(FORMULA_TRIGGERS)
+        and "," not in value
+        and ";" not in value
+        and '"' not in value
+        else _field(value or "")
         for value in values
     ]
 
@@ -115,7 +204,7 @@ def _resolution_csv(resolution: Resolution) -> str:
     def column(index: int) -> list[Any]:
         return list(map(itemgetter(index), rows))
 
-    names = {status: csv_safe(status.value) for status in Status}
+    names = {status: _field(status.value) for status in Status}
     columns = [
         _safe_cells(column(QUERY)),
         [names[status] for status in column(STATUS)],
@@ -128,15 +217,23 @@ def _resolution_csv(resolution: Resolution) -> str:
         _times(column(EXPIRES_AT)),
         _safe_cells(column(DETAIL)),
     ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([csv_safe(cell) for cell in CSV_HEADER])
-    writer.writerows(zip(*columns, strict=True))
-    return buffer.getvalue()
+    return _line(CSV_HEADER) + "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as indented JSON; every character ``escape_controls`` escapes is a ``\\uXXXX``.
+
+    JSON's own notation, so a parser gets the very same strings back.
+    """
+    body = orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    # memchr-fast: most bodies (plain ASCII) skip the regex.
+    if b"\x7f" not in body and b"\xc2" not in body and b"\xe2" not in body:
+        return body
+    return _JSON_RAW_RE.sub(lambda m: b"\\u%04x" % ord(m[0].decode()), body)
 
 
 def results_json(results: Iterable[Result]) -> bytes:
-    return orjson.dumps([result.as_dict() for result in results], option=orjson.OPT_INDENT_2)
+    return json_bytes([result.as_dict() for result in results])
 
 
 def _short_time(result: Result) -> str:
@@ -148,19 +245,12 @@ def _short_time(result: Result) -> str:
     )
 
 
-def _printable(text: str) -> str:
-    # Record data is untrusted: a newline or an escape sequence must not reach a terminal raw.
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
-
-
 def results_table(results: Sequence[Result]) -> str:
     """A fixed-width text table for terminals: the columns that fit a screen."""
     columns = ("query", "status", "entity_type", "run_id", "organization_id", "processed_at")
     rows = [
         tuple(
-            _printable(cell)
+            escape_controls(cell)
             for cell in (
                 r.query,
                 r.status.value,

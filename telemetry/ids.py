@@ -33,7 +33,8 @@ they apply:
 5. Free text and every cell are split on whitespace, ``,`` ``;`` ``|``. Each
    token loses wrapping quotes (straight and curly), backticks and brackets,
    an unbalanced leading opener or trailing closer, and trailing dots. Glob
-   characters stay: they are data, never patterns.
+   characters stay: they are data, never patterns. A token more than twice
+   the ID length limit is not unwrapped: it is too long as written.
 6. ``{namespace}:type:id`` (any lower-snake type) and ``type:id`` (type in
    the registry) give an explicit type; a leading ``{namespace}:`` without a
    type is dropped; anything else is an ID as a whole (IDs may contain ``:``,
@@ -64,6 +65,10 @@ from .errors import InputFormatError, InputTooLargeError
 from .registry import ENTITY_TYPE_RE, EntityRegistry
 
 MAX_ID_CHARS = 256
+# Wrapping around a real ID is a few characters (quotes, brackets, a full stop). A longer
+# token is judged as written, never unwrapped: per-character work stays bounded however
+# long a pasted token is, and the ID length rule rejects it.
+_MAX_TOKEN_CHARS = 2 * MAX_ID_CHARS
 _SHOWN_CHARS = 80
 _SAMPLE_LINES = 50
 _STAT_CELLS = 20_000  # cells inspected to choose a column: plenty, and bounded for huge tables
@@ -72,9 +77,11 @@ _TOKEN_RE = re.compile(r"[^ \t\n\r\x0b\x0c,;|]+")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _LINE_SEP_RE = re.compile("[\x85\u2028\u2029]")
 _SPACE_RE = re.compile("[\xa0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+# The optional tag owns the blanks after it: two blank runs either side of an optional
+# group backtrack quadratically on a fence followed by a long run of blanks.
 _FENCE_LINE_RE = re.compile(
-    r"(?im)^[ \t]*```[ \t]*(?:text|txt|plain|plaintext|csv|tsv|json|sql|sh|bash|shell|console|log)?"
-    r"[ \t]*$"
+    r"(?im)^[ \t]*```[ \t]*"
+    r"(?:(?:text|txt|plain|plaintext|csv|tsv|json|sql|sh|bash|shell|console|log)[ \t]*)?$"
 )
 _NON_TEXT_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd]")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
@@ -202,23 +209,51 @@ def _normalise(text: str) -> str:
 
 
 def _clean(token: str) -> str:
-    """Strip what wraps an ID in prose, code and JSON, keeping brackets inside it."""
-    while token:
-        first, last = token[0], token[-1]
+    """Strip what wraps an ID in prose, code and JSON, keeping brackets inside it.
+
+    A token longer than ``_MAX_TOKEN_CHARS`` comes back as written, for the
+    length rule to reject. Otherwise linear in the token: the window
+    ``token[start:end]`` shrinks by index, not by copying, and the search for a
+    bracket's partner resumes where the last one for that character stopped.
+    """
+    end = len(token)
+    if end > _MAX_TOKEN_CHARS:
+        return token
+    start = 0
+    # Where the last search for a partner found it (-1: nowhere). The window only
+    # shrinks: a partner not in it never comes back, one in it stays until the window
+    # passes it, and the next search starts there, so no character is searched twice.
+    ahead: dict[str, int] | None = None  # closer -> found after the window's first character
+    behind: dict[str, int] | None = None  # opener -> found before the window's last character
+    while start < end:
+        first, last = token[start], token[end - 1]
         closer = _OPEN.get(first)
         if closer is not None:
-            if len(token) > 1 and last == closer:
-                token = token[1:-1]
+            if last == closer and end - start > 1:
+                start += 1
+                end -= 1
                 continue
-            if closer not in token[1:]:
-                token = token[1:]
+            if ahead is None:
+                ahead = {}
+            at = ahead.get(closer, start)
+            if 0 <= at <= start:
+                at = ahead[closer] = token.find(closer, start + 1, end)
+            if not 0 <= at < end:  # no closer after the opener
+                start += 1
                 continue
         opener = _CLOSE.get(last)
-        if (opener is not None and opener not in token[:-1]) or last == ".":
-            token = token[:-1]
-            continue
-        return token
-    return token
+        if opener is not None:
+            if behind is None:
+                behind = {}
+            at = behind.get(opener, end - 1)
+            if at >= end - 1:
+                at = behind[opener] = token.rfind(opener, start, end - 1)
+            if at >= start:  # an opener before the closer
+                break
+        elif last != ".":
+            break
+        end -= 1
+    return token[start:end]
 
 
 def _shown(token: str) -> str:
@@ -241,11 +276,21 @@ def _bad_character(token: str) -> str:
     return ""
 
 
-def _is_header_word(cell: str) -> bool:
+_HEADER_ENDINGS = ("id", "ids", "key", "keys")
+
+
+def _is_header_word(cell: str, match: Callable[[str], str | None]) -> bool:
+    """Whether a first-row cell names a column (``payment_id``, ``Billing run ID``).
+
+    A cell with a known prefix is an ID unless all that follows the prefix is an
+    ending (``org_id``, ``event_ids``): ``pym_aZxid`` is data, not a header.
+    """
     if not _HEADER_WORD_RE.fullmatch(cell):
         return False
     word = cell.lower().replace(" ", "_").replace("-", "_")
-    return word.endswith(("id", "ids", "key", "keys")) or word in ("entity", "query", "queries")
+    if match(cell) is not None and word.rsplit("_", 1)[-1] not in _HEADER_ENDINGS:
+        return False
+    return word.endswith(_HEADER_ENDINGS) or word in ("entity", "query", "queries")
 
 
 _gc_lock = threading.Lock()
@@ -446,7 +491,9 @@ def _table(
     sample = [line for line in pieces if line.strip()][:_SAMPLE_LINES]
     delimiter = _sniff(sample) if len(sample) >= 2 else None
     if delimiter is None:
-        if column is None and not (len(sample) >= 2 and _is_header_word(sample[0].strip())):
+        if column is None and not (
+            len(sample) >= 2 and _is_header_word(sample[0].strip(), ids.match)
+        ):
             return None
         rows = [[line] for line in text.split("\n") if line.strip()]
     else:
@@ -457,15 +504,17 @@ def _table(
             if column is not None:
                 raise InputFormatError(f"cannot read the table to find column {column!r}") from None
             return None
-    while rows and not any(cell.strip() for cell in rows[0]):
-        del rows[0]  # blank lines are dropped by csv; ",,"-only rows must not become the header
+    # Blank lines are dropped by csv; ",,"-only rows must not become the header. One cut,
+    # not a del per row: each del shifts the whole list, and such rows can be most of it.
+    start = next((i for i, row in enumerate(rows) if any(cell.strip() for cell in row)), len(rows))
+    del rows[:start]
     if not rows:
         return None
     width = max(len(row) for row in rows)
     first = [cell.strip() for cell in rows[0]] + [""] * (width - len(rows[0]))
     body = rows[1 : 1 + max(10, min(1000, _STAT_CELLS // width))]
     hits = [sum(1 for row in body if i < len(row) and ids.known(row[i])) for i in range(width)]
-    header_words = [_is_header_word(cell) for cell in first]
+    header_words = [_is_header_word(cell, ids.match) for cell in first]
     if max(hits):
         index = max(range(width), key=lambda i: (hits[i], header_words[i], -i))
     else:
@@ -478,7 +527,7 @@ def _table(
         bool(body)
         and not first_has_id
         and 2 * hits[index] >= len(body)
-        and not any(char.isdigit() for char in first[index])
+        and not any(map(str.isdigit, first[index]))  # in C: a header cell can be megabytes
     )
     named = [cell or f"column {i + 1}" for i, cell in enumerate(first)]
     if column is not None and column in first:

@@ -18,7 +18,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .errors import StoreUnavailableError
+from .config import PERCENT_ENCODE_HINT
+from .errors import ConfigError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -445,11 +446,30 @@ def connect(settings: Settings) -> Any:
 
             return connect_cluster(url, options, settings.redacted_redis_url)
         reconnects = Reconnects()
-        client = redis.Redis.from_url(
-            url, health_check_interval=30, redis_connect_func=reconnects.on_connect, **options
-        )
+        with url_errors(settings.redacted_redis_url):
+            client = redis.Redis.from_url(
+                url, health_check_interval=30, redis_connect_func=reconnects.on_connect, **options
+            )
         setattr(client, RECONNECTS_ATTR, reconnects)
         return client
+
+
+@contextmanager
+def url_errors(url: str) -> Iterator[None]:
+    """redis-py's own complaints about REDIS_URL as a ``ConfigError`` naming the fix.
+
+    ``Settings`` already refuses what we know redis-py rejects; this is the net
+    under that: redis-py's words may quote the URL, password included (urllib's
+    "Port could not be cast to integer value as '<start of password>'"), so they
+    are never shown.
+    """
+    try:
+        yield
+    except (ValueError, TypeError):
+        raise ConfigError(
+            "REDIS_URL is not a URL redis-py accepts — check the scheme (redis:// or "
+            f"rediss://), host:port and ?options, and {PERCENT_ENCODE_HINT} (got {url})"
+        ) from None
 
 
 def demo_client(settings: Settings, *, seed: int = 7) -> Any:

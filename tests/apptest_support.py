@@ -7,9 +7,9 @@ How the app is driven
   gate owns the login flow itself; the user must exist, so real mode gets a
   users file with ``tester`` from ``use_redis`` and demo mode signs in as the
   built-in ``demo`` user) and neutral ``at.secrets``, so a developer's
-  real ``.streamlit/secrets.toml`` is never read. It first clears Streamlit's
-  resource and data caches: each test builds its own settings, client and
-  summaries.
+  real ``.streamlit/secrets.toml`` is never read. It first empties the app's
+  process caches and security state (``reset_process_state``): each test
+  builds its own client and summaries, with no throttle left by another.
 - Redis comes from the environment, like in production: ``REDIS_URL`` set with
   ``monkeypatch.setenv`` to the real ``redis_server`` fixture (or to a closed
   port for "Redis down"), or unset for demo mode (``DEMO_RECORDS`` keeps it
@@ -38,6 +38,8 @@ from streamlit.testing.v1 import AppTest
 from telemetry import store_telemetry
 from telemetry.auth import DEMO_USERNAME
 from telemetry.users import add_user
+from ui import auth as gate
+from ui import cache
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -46,8 +48,17 @@ TIMEOUT = 30
 # developer's own .streamlit/secrets.toml (maybe a production REDIS_URL) is never read.
 NEUTRAL_SECRETS = {"TELEMETRY_NAMESPACE": "telemetry"}
 USERNAME = "tester"
+_SEAM = ":small[]"
 _ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
 NOW = datetime.now(tz=UTC).replace(microsecond=0)
+
+
+def reset_process_state() -> None:
+    """What a fresh server process starts with: no cached client, scan, throttle or sign-out."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    cache.clear_all()
+    gate.reset_security_state()
 
 
 def make_app(
@@ -59,8 +70,7 @@ def make_app(
 ) -> AppTest:
     """The app, signed in (``tester``, or ``demo`` in demo mode); run it (and switch to
     ``page``) before returning."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
+    reset_process_state()
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.secrets = dict(NEUTRAL_SECRETS | (secrets or {}))
     if signed_in:
@@ -135,9 +145,15 @@ def raw_text(at: AppTest) -> str:
     return texts(parts)
 
 
+def shown(markdown: str) -> str:
+    """The text a reader sees of Markdown made by ``ui.format.record_text``: backslash
+    escapes removed, and the empty ``:small[]`` seams it puts between characters."""
+    return _ESCAPE_RE.sub(r"\1", markdown.replace(_SEAM, ""))
+
+
 def page_text(at: AppTest) -> str:
-    """``raw_text`` with Markdown backslash escapes removed: the text as a reader sees it."""
-    return _ESCAPE_RE.sub(r"\1", raw_text(at))
+    """``raw_text`` as a reader sees it (see ``shown``)."""
+    return shown(raw_text(at))
 
 
 def no_exception(at: AppTest) -> None:

@@ -16,14 +16,14 @@ from typing import Any
 
 import jwt
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from apptest_support import reset_process_state
 from redis_server import RedisServer
-from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY
-from telemetry.users import add_user, load_users, remove_user
+from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY, mode_cookie_key
+from telemetry.users import MAX_USERNAME_LENGTH, add_user, load_users, remove_user
 from ui import auth as gate
-from ui import shell
+from ui import cache, shell
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -80,9 +80,9 @@ def test_app_declares_pages() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     """Each test starts with an empty throttle, sign-out registry and caches."""
-    st.cache_resource.clear()
+    reset_process_state()
     yield
-    st.cache_resource.clear()
+    reset_process_state()
 
 
 @pytest.fixture
@@ -287,6 +287,27 @@ def test_throttle_kicks_in_spares_others_and_lifts(
     assert redis_commands(real_mode)
 
 
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_oversized_sign_in_fields_are_cut_before_they_are_kept(
+    real_mode: RedisServer, field: str
+) -> None:
+    """A 1 MB username or password (a raw client ignores the form's limits) costs no
+    more than a normal one: the throttle keeps at most 64 characters per username and
+    the session keeps neither value."""
+    at = new_app().run()
+    huge = "x" * 1_000_000
+    username, password = (huge, "wrong password!") if field == "username" else ("alice", huge)
+    at.text_input(key=gate.USERNAME_KEY).set_value(username)
+    at.text_input(key=gate.PASSWORD_KEY).set_value(password)
+    at.button(key=gate.SUBMIT_KEY).click().run()
+    assert_login_page_only(at)
+    assert gate.WRONG_CREDENTIALS in messages(at)
+    tracked = gate.login_throttle().tracked()
+    assert tracked and all(len(key) <= MAX_USERNAME_LENGTH for key in tracked)
+    assert at.session_state[gate.PASSWORD_KEY] == ""
+    assert len(at.session_state[gate.USERNAME_KEY]) <= MAX_USERNAME_LENGTH
+
+
 def test_sign_out_ends_the_session_at_once(real_mode: RedisServer) -> None:
     at = sign_in(new_app(id=ENTITY_ID).run(), "alice", PASSWORD)
     assert_signed_in(at, "alice")
@@ -340,14 +361,18 @@ def test_the_users_file_is_never_written(real_mode: RedisServer, users_file: Pat
 def browser_cookies(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Cookies the 'browser' sent with its initial request (st.context.cookies)."""
     cookies: dict[str, str] = {}
-    client = SimpleNamespace(cookies=cookies)
+    client = SimpleNamespace(cookies=cookies, headers=[])
     monkeypatch.setattr("streamlit.runtime.context._get_client_context", lambda: client)
     return cookies
 
 
-def _token(username: str, key: str = COOKIE_KEY, issued: float | None = None) -> str:
+def _token(
+    username: str, key: str = COOKIE_KEY, issued: float | None = None, *, demo: bool = False
+) -> str:
+    """A cookie as the app in real (or demo) mode with cookie key ``key`` issues it."""
     expires = (issued or time.time()) + 86_400
-    return jwt.encode({"username": username, "exp_date": expires}, key, algorithm="HS256")
+    signing_key = mode_cookie_key(key, demo=demo).get_secret_value()
+    return jwt.encode({"username": username, "exp_date": expires}, signing_key, algorithm="HS256")
 
 
 def test_valid_cookie_signs_in_without_a_password(
@@ -382,6 +407,22 @@ def test_bad_cookies_are_refused(
     at = new_app().run()
     assert_login_page_only(at)
     assert redis_commands(real_mode) == {}
+
+
+def test_a_demo_cookie_does_not_sign_in_a_real_user_named_demo(
+    real_mode: RedisServer, users_file: Path, browser_cookies: dict[str, str]
+) -> None:
+    """A cookie a demo instance issued (same AUTH_COOKIE_KEY) is refused by a real
+    instance that has a user named `demo`, under either cookie name; the real one works."""
+    add_user(users_file, DEMO_USERNAME, PASSWORD, rounds=4)
+    demo_cookie = _token(DEMO_USERNAME, demo=True)
+    browser_cookies["run_lookup_auth_demo"] = demo_cookie
+    browser_cookies["run_lookup_auth"] = demo_cookie
+    at = new_app().run()
+    assert_login_page_only(at)
+    assert redis_commands(real_mode) == {}
+    browser_cookies["run_lookup_auth"] = _token(DEMO_USERNAME)
+    assert_signed_in(new_app().run(), DEMO_USERNAME)
 
 
 def test_cookie_issued_before_sign_out_is_refused(
@@ -484,7 +525,7 @@ def test_no_secret_is_rendered_or_logged(
 
     # A broken Redis password must not leak either (error paths render too).
     monkeypatch.setenv("REDIS_URL", url.replace(REDIS_PASSWORD, REDIS_PASSWORD + "-wrong"))
-    st.cache_resource.clear()
+    cache.clear_all()
     at = sign_in(new_app(id=ENTITY_ID).run(), "alice", PASSWORD)
     texts.append(rendered_text(at))
     texts.append(

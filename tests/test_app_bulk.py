@@ -24,6 +24,7 @@ from apptest_support import (
 from redis_server import RedisServer
 from telemetry import runs_list_urls
 from ui import context
+from ui.format import record_text
 
 BULK = "pages/bulk.py"
 # Every paste shape at once, with duplicates: bare, quoted with a trailing comma,
@@ -58,8 +59,8 @@ EXPECTED_CSV = (
     "'-pym_x,not_found,,'-pym_x,,,,,,\"unknown ID prefix; checked 9 entity types (payment, "
     "invoice, billing_run, billing_period, subscription, organization, webhook, customer, "
     'notification) under telemetry:<type>:-pym_x: none found"\r\n'
-    "bad☃id,invalid_id,,,,,,,,contains non-ASCII character '☃' (U+2603 SNOWMAN); "
-    "IDs are plain ASCII\r\n"
+    "bad☃id,invalid_id,,,,,,,,\"contains non-ASCII character '☃' (U+2603 SNOWMAN); "
+    'IDs are plain ASCII"\r\n'
 )
 
 
@@ -278,6 +279,23 @@ def test_csv_upload_guesses_the_id_column_and_can_switch(real: redis.Redis) -> N
     no_exception(at)
     assert metrics(at)["Unique"] == "3"
     assert metrics(at)["Found"] == "0"
+
+
+def test_hostile_file_and_column_names_are_shown_as_exact_text(real: redis.Redis) -> None:
+    """A file and an ID column named like a link, a shortcode and an icon: the column picker's
+    label (Markdown) holds them escaped, the options as plain text."""
+    name = "evil:material/warning: www.x.io.csv"
+    header = ":smile:www.evil.example"
+    data = f"n,{header}\n1,pym_aaa\n2,pym_zzz\n".encode()
+    at = make_app(page=BULK)
+    at.file_uploader(key="bulk_file").set_value((name, data, "text/csv")).run()
+    no_exception(at)
+    picker = at.selectbox[0]
+    assert picker.options == ["n", header]
+    assert picker.value == header
+    label = f"ID column of {record_text(name, code=True)} (guessed: {record_text(header)})"
+    assert picker.label == label
+    assert ":material/warning:" not in picker.label  # rewritten by Streamlit even in code
 
 
 def test_binary_upload_is_refused_with_a_reason(real: redis.Redis) -> None:

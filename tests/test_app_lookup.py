@@ -17,12 +17,13 @@ from apptest_support import (
     no_exception,
     page_text,
     put,
+    shown,
     use_demo,
     use_redis,
 )
 from redis_server import RedisServer
 from ui import context
-from ui.format import shorten_middle
+from ui.format import record_text, shorten_middle
 from ui.lookup_view import HISTORY_LABEL_CHARS
 
 TTL = 1_209_600
@@ -210,7 +211,7 @@ def test_page_edge_shows_redis_failure_with_retry(
     monkeypatch.setattr(context, "client_factory", lambda settings: dropping_client(ok_pipelines=0))
     at = lookup("pym_1")
     no_exception(at)
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     assert "Cannot reach Redis" in errors
     assert "redis://reader:***@127.0.0.1:1/0" in errors
     assert "hunter2" not in page_text(at)
@@ -230,3 +231,87 @@ def test_demo_examples_can_be_clicked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert at.text_input(key="id").value.startswith("pym_")
     assert at.link_button
     assert "Found" in page_text(at)
+
+
+# -- record data is shown as its exact text (issue #12, item 7) ---------------------------
+# Each holds what Streamlit's Markdown would turn into a link, an emoji, an icon, an image,
+# formatting or a typographic arrow (tests/test_record_text.py lists them one by one).
+HOSTILE_ID = "pym_:smile:www.evil.example/x:material/warning:a@b.co"
+HOSTILE_ORG = "<http://evil> :red[alert] **bold** [x](http://y) ![i](http://y/p.png) $x^2$"
+HOSTILE_STAMP = "www.evil.example :+1: -> :streamlit:"
+HOSTILE_CLAIM = "mailto:a@b.c :material_home: <b>html</b>"
+HOSTILE_METADATA = {
+    "www.example.com": "http://evil.example/x",
+    ":smile:": ":material/warning: `code` # heading",
+}
+
+
+def markdown_bodies(at: Any) -> list[str]:
+    """The Markdown source of every Markdown-rendered element and label on the page."""
+    bodies = [
+        e.value
+        for kind in ("markdown", "caption", "error", "warning", "info")
+        for e in at.get(kind)
+    ]
+    bodies += [b.label for b in at.link_button]
+    bodies += [option for pills in at.get("button_group") for option in pills.options]
+    return bodies
+
+
+def test_hostile_found_record_is_shown_as_exact_text(real: redis.Redis) -> None:
+    """Entity ID, organization, notes and metadata of a hostile record reach the page escaped."""
+    key = f"telemetry:payment:{HOSTILE_ID}"
+    record = {
+        "runId": "run_hostile1",
+        "entityType": "payment",
+        "entityId": HOSTILE_CLAIM,
+        "organizationId": HOSTILE_ORG,
+        "timestamp": HOSTILE_STAMP,
+        "metadata": HOSTILE_METADATA,
+    }
+    real.set(key, json.dumps(record), ex=TTL)
+    at = lookup(HOSTILE_ID)
+    no_exception(at)
+    assert [b.proto.url for b in at.link_button] == ["https://cloud.trigger.dev/runs/run_hostile1"]
+    heading = next(m for m in at.markdown if m.value.startswith("#### "))
+    assert heading.value.endswith(f"`payment` {record_text(HOSTILE_ID, code=True)}")
+    assert heading.proto.hide_anchors  # no #anchor link named after the entity ID
+    facts = next(m.value for m in at.markdown if m.value.startswith("**Entity**"))
+    assert f"**Entity** `payment` {record_text(HOSTILE_ID, code=True)}" in facts
+    assert f"**Organization** {record_text(HOSTILE_ORG, code=True)}" in facts
+    assert f"**Key** {record_text(key, code=True)}" in facts
+    notes = f"timestamp {HOSTILE_STAMP!r} is not a date; record says entityId={HOSTILE_CLAIM!r}"
+    assert f"Notes: {record_text(notes)}]]" in facts
+    assert json.loads(at.json[0].value) == HOSTILE_METADATA  # st.json: not Markdown
+    history = at.pills(key="lookup_history_pick")
+    label = record_text(shorten_middle(HOSTILE_ID, HISTORY_LABEL_CHARS))
+    assert history.options == [label]
+    for body in markdown_bodies(at):  # Streamlit rewrites :material/ even inside code spans
+        assert ":material/warning:" not in body
+
+
+def test_hostile_invalid_record_and_not_found_queries_are_shown_as_exact_text(
+    real: redis.Redis,
+) -> None:
+    """An invalid record's key and raw value, and a query that is not found, reach the page
+    escaped; the raw value is shown whole as code."""
+    entity_id = "pym_bad:material/warning:www.x.io"
+    raw = f"<b>html</b> :smile: www.example.com [x](http://y) $x^2$ -> a@b.co {HOSTILE_ORG}"
+    real.set(f"telemetry:payment:{entity_id}", raw, ex=TTL)
+    at = lookup(entity_id)
+    no_exception(at)
+    key = record_text(f"telemetry:payment:{entity_id}", code=True)
+    assert [e.value for e in at.error] == [
+        f"**Invalid record** at {key} — {record_text('value is not JSON')}"
+    ]
+    assert [c.value for c in at.code] == [raw]
+
+    missing = "pym_gone:material/warning::smile:"
+    at.text_input(key="id").input(missing).run()
+    no_exception(at)
+    assert at.warning[0].value == f"**Not found:** {record_text(missing, code=True)}"
+    assert at.pills(key="lookup_history_pick").options == [
+        record_text(shorten_middle(text, HISTORY_LABEL_CHARS)) for text in (missing, entity_id)
+    ]
+    for body in markdown_bodies(at):
+        assert ":material/warning:" not in body

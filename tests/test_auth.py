@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jwt
 import pytest
 from pydantic import SecretStr
 
@@ -22,6 +24,7 @@ from telemetry.auth import (
     ThrottlePolicy,
     check_auth_config,
     format_wait,
+    mode_cookie_key,
     throttle_message,
 )
 from telemetry.errors import ConfigError
@@ -168,6 +171,28 @@ def test_throttle_is_thread_safe() -> None:
     assert throttle.record_failure("shared") == 30
 
 
+def test_parallel_attempts_are_counted_before_any_check() -> None:
+    """Of 24 attempts begun at once for one username, only the first 5 may check a
+    password: each is counted before it is checked, so a race cannot skip the throttle."""
+    throttle = LoginThrottle(clock=FakeClock())
+    barrier = threading.Barrier(24)
+    allowed: list[bool] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        allowed.append(throttle.begin_attempt("Victim") == 0)  # no outcome reported yet
+
+    threads = [threading.Thread(target=attempt) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert allowed.count(True) == 5
+    assert throttle.retry_after("victim") == 30
+    throttle.record_success("victim")  # a right password among them forgets the count
+    assert throttle.retry_after("victim") == 0 and throttle.begin_attempt("victim") == 0
+
+
 def test_throttle_memory_is_bounded() -> None:
     clock = FakeClock()
     throttle = LoginThrottle(ThrottlePolicy(max_tracked=50), clock=clock)
@@ -235,13 +260,38 @@ def test_demo_mode(settings_factory: Callable) -> None:
     key = config.cookie_key.get_secret_value()
     assert len(key) >= MIN_COOKIE_KEY_LENGTH
     assert check_auth_config(settings).cookie_key.get_secret_value() == key  # per process
-    # A configured key is used as it is (sessions then survive restarts).
+    # A configured key is used (sessions then survive restarts), derived for demo mode.
+    configured = check_auth_config(settings_factory(auth_cookie_key=COOKIE_KEY))
     assert (
-        check_auth_config(
-            settings_factory(auth_cookie_key=COOKIE_KEY)
-        ).cookie_key.get_secret_value()
-        == COOKIE_KEY
+        configured.cookie_key.get_secret_value()
+        == mode_cookie_key(COOKIE_KEY, demo=True).get_secret_value()
     )
+    assert configured.cookie_name == "run_lookup_auth_demo"
+
+
+def test_demo_and_real_cookies_are_not_interchangeable(
+    settings_factory: Callable, tmp_path: Path
+) -> None:
+    """A cookie a demo instance issued for `demo` never signs in a real user `demo`
+    (same AUTH_COOKIE_KEY): the modes differ in signing key and cookie name."""
+    path = tmp_path / "auth.yaml"
+    add_user(path, DEMO_USERNAME, PASSWORD, rounds=4)
+    demo = check_auth_config(settings_factory(auth_cookie_key=COOKIE_KEY))
+    real = check_auth_config(
+        _real(settings_factory, auth_config_path=path, auth_cookie_key=COOKIE_KEY)
+    )
+    now = time.time()
+    claims = {"username": DEMO_USERNAME, "exp_date": now + 3600}
+    demo_cookie = jwt.encode(claims, demo.cookie_key.get_secret_value(), algorithm="HS256")
+    real_cookie = jwt.encode(claims, real.cookie_key.get_secret_value(), algorithm="HS256")
+    assert demo.read_cookie(demo_cookie, now) == claims
+    assert real.read_cookie(real_cookie, now) == claims
+    assert real.read_cookie(demo_cookie, now) is None
+    assert demo.read_cookie(real_cookie, now) is None
+    assert demo.cookie_name != real.cookie_name
+    # Nor does a cookie signed with the configured key itself (what an older build issued).
+    raw = jwt.encode(claims, COOKIE_KEY, algorithm="HS256")
+    assert real.read_cookie(raw, now) is None and demo.read_cookie(raw, now) is None
 
 
 def test_real_mode_accepts_a_good_setup(settings_factory: Callable, users_file: Path) -> None:

@@ -373,8 +373,9 @@ EXPECTED_FAILURES = {
     ),
     "bad-port": (
         ["summary", "--redis-url", f"redis://u:{PASSWORD}@h:port/0"],
-        "error: Invalid configuration — REDIS_URL: Value error, REDIS_URL has a bad port: "
-        "Port could not be cast to integer value as 'port'",
+        "error: Invalid configuration — REDIS_URL: Value error, REDIS_URL has a bad port: the port "
+        "after host: must be a number from 0 to 65535 — if the password holds # / ? or @, "
+        "percent-encode them (# as %23, / as %2F, ? as %3F, @ as %40) (got redis://u:***@h/0)",
     ),
     "max-keys-zero": (
         ["summary", "--max-keys", "0", "--redis-url", FAKE_URL],

@@ -32,8 +32,8 @@ CONTRACT_HEADER = (
         ("+1+1", "'+1+1"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("\tTAB", "'\tTAB"),
-        ("\rCR", "'\rCR"),
+        ("\tTAB", "'\\tTAB"),
+        ("\rCR", "'\\rCR"),
         ("pym_123", "pym_123"),
         ("a=b", "a=b"),
         (" =1", " =1"),
@@ -61,7 +61,7 @@ CONTRACT_HEADER = (
     ],
 )
 def test_csv_safe(cell: object, expected: str) -> None:
-    """A cell starting with = + - @ tab or CR gets a leading quote; nothing else changes."""
+    """A cell starting with = + - @ tab or CR gets a leading quote (tab and CR shown escaped)."""
     assert csv_safe(cell) == expected
 
 
@@ -118,7 +118,7 @@ def _results() -> list[Result]:
 
 
 def test_results_csv_exact_bytes() -> None:
-    """The whole CSV: contract header, CRLF rows, RFC 4180 quoting, formula cells neutralised."""
+    """The whole CSV: contract header, CRLF rows, RFC 4180 quoting, formulas, line breaks safe."""
     expected = (
         CONTRACT_HEADER + "\r\n"
         "pym_1,found,payment,pym_1,run_abc,https://cloud.trigger.dev/runs/run_abc,org_9,"
@@ -127,7 +127,7 @@ def test_results_csv_exact_bytes() -> None:
         '"no key telemetry:invoice:inv_2: never processed, or expired after the 14 d TTL"\r\n'
         '\'=cmd|\' /C calc\'!A0,invalid_id,,,,,,,,"contains, a comma and ""quotes"""\r\n'
         "sub_3,found,subscription,sub_3,'-run with space,,'@org,2026-11-21T00:00:00Z,,"
-        '"line one\nline two"\r\n'
+        "line one\\nline two\r\n"
         "cust_4,error,customer,,,,,,,'+boom\r\n"
     )
     assert results_csv(_results()) == expected
@@ -138,7 +138,7 @@ def test_results_csv_parses_back_to_the_same_cells() -> None:
     rows = list(csv.reader(io.StringIO(results_csv(_results()), newline="")))
     assert rows[0] == list(CSV_HEADER)
     assert rows[3][0] == "'=cmd|' /C calc'!A0"
-    assert rows[4][-1] == "line one\nline two"
+    assert rows[4][-1] == "line one\\nline two"
     assert len(rows) == 6
 
 

@@ -45,6 +45,7 @@ from apptest_support import (
     no_exception,
     page_text,
     raw_text,
+    shown,
     use_redis,
 )
 from redis_server import LOOPBACK, RedisServer
@@ -285,7 +286,7 @@ def test_page_with_redis_down_at_start_answers_quickly_and_recovers(
     at, elapsed = timed(lambda: make_app(page=page, query={"id": entity_ids[0]}))
     assert elapsed < QUICK
     no_exception(at)
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     if fault == "killed":
         assert "Cannot reach Redis" in errors
         assert DOWN_HINT in errors
@@ -534,7 +535,7 @@ def test_lookup_page_redis_killed_while_inspecting_a_non_string_key_offers_retry
     monkeypatch.setattr(Store, "inspect", inspect)
     at = make_app(query={"id": "pym_hash"})
     no_exception(at)
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     assert "Redis failed after 0 of 1 keys: Cannot reach Redis" in errors
     assert redacted(server) in errors
     monkeypatch.setattr(Store, "inspect", original)
@@ -748,7 +749,7 @@ def test_lookup_page_with_redis_frozen_mid_session_is_bounded_and_recovers(
     _, elapsed = timed(lambda: at.text_input(key="id").input(entity_ids[1]).run())
     assert elapsed < QUICK
     no_exception(at)
-    errors = "\n".join(e.value for e in at.error)
+    errors = "\n".join(shown(e.value) for e in at.error)
     assert errors.startswith("Redis did not answer in time (Timeout reading from socket).")
     assert SLOW_HINT in errors
     assert redacted(server) in errors
@@ -935,7 +936,7 @@ def test_twenty_concurrent_bulk_resolves_share_the_apps_cached_client(
     stored = ids(10_000)
     seed(server.client(), stored, rich=True)
     settings = Settings.load(redis_url=with_user(server))
-    context._reader.clear()
+    context.READERS.clear()
     shared = context.app_context(settings).reader
     threads, results, errors = 20, {}, []
     barrier = threading.Barrier(threads)
@@ -955,7 +956,7 @@ def test_twenty_concurrent_bulk_resolves_share_the_apps_cached_client(
         worker.start()
     for worker in workers:
         worker.join(timeout=120)
-    context._reader.clear()
+    context.READERS.clear()
     assert not errors, errors
     assert len(results) == threads
     existing = set(stored)

@@ -372,6 +372,23 @@ TABLES = [
         ["event_id", "note"],
     ),
     (
+        "prefixed-header-word-in-one-column",
+        "org_ids\norg_aQ1\norg_bQ2\n",
+        None,
+        ["org_aQ1", "org_bQ2"],
+        "org_ids",
+        ["org_ids"],
+    ),
+    (
+        # An ID that happens to end in "id" is data, not a column name (found by hypothesis).
+        "first-id-ending-in-id-is-data",
+        "pym_aZxWvid\npym_bYx\n",
+        None,
+        ["pym_aZxWvid", "pym_bYx"],
+        None,
+        [],
+    ),
+    (
         "unknown-ids-under-id-header",
         "name,ref_id\nalice,abc1\nbob,def2\n",
         None,

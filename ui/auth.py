@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,9 @@ from telemetry.auth import (
     throttle_key,
     throttle_message,
 )
-from telemetry.users import MAX_PASSWORD_BYTES
+from telemetry.users import MAX_PASSWORD_BYTES, MAX_USERNAME_LENGTH
+
+from .format import record_text
 
 logger = logging.getLogger(__name__)
 
@@ -65,26 +67,43 @@ LOGOUT_KEY = "logout_button"
 
 # streamlit-authenticator's session-state keys.
 _LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
-# Ours: a one-shot message for the login page, and a pending cookie action.
+# Ours: a one-shot message for the login page, a pending cookie action, and the
+# connection a signed-in session is bound to.
 _NOTICE_KEY = "_auth_notice"
 _COOKIE_ACTION_KEY = "_auth_cookie_action"
+_CONNECTION_KEY = "_auth_connection"
 
 WRONG_CREDENTIALS = "Wrong username or password."
-SECONDS_PER_DAY = 86_400
+SESSION_MOVED = "Your session has ended: please sign in again."
+# What the form accepts at all (users add allows 64 characters, bcrypt uses 72
+# bytes): a longer value is refused before it is kept, hashed or counted.
+MAX_FORM_PASSWORD_CHARS = 1_024
 
 
 # -- process-wide state (one per server process, shared by every session) ---------
+# Plain module objects, deliberately not st.cache_resource: any websocket client,
+# signed in or not, can empty Streamlit's caches with one message (BackMsg
+# clear_cache), which would lift every throttle and forget every sign-out.
+
+_THROTTLE = LoginThrottle()
+_SIGN_OUTS = SignOutRegistry()
 
 
-@st.cache_resource(show_spinner=False)
 def login_throttle() -> LoginThrottle:
     """The server process's login throttle (per-username back-off)."""
-    return LoginThrottle()
+    return _THROTTLE
 
 
-@st.cache_resource(show_spinner=False)
 def sign_out_registry() -> SignOutRegistry:
-    return SignOutRegistry()
+    """The server process's record of sign-outs (refuses cookies issued before one)."""
+    return _SIGN_OUTS
+
+
+def reset_security_state() -> None:
+    """Forget every throttle and sign-out (tests only; a restart does the same)."""
+    _THROTTLE.reset()
+    _THROTTLE.clock = time.monotonic
+    _SIGN_OUTS.reset()
 
 
 # Keyed by the users file's stat and a digest of the cookie settings: a `users
@@ -147,6 +166,10 @@ def require_user(settings: Settings) -> str:
         raise AssertionError("unreachable") from None
 
     username = _signed_in_user(config)
+    if username and not _connection_allowed(config, username):
+        logger.warning("signed out a session resumed on a connection without its cookie")
+        _end_session(notice=("warning", SESSION_MOVED))
+        username = None
     # "set" runs once. "delete" stays pending until the next sign-in: the rerun the
     # cookie component triggers right after sign-out can unmount it before the
     # browser ran it, leaving a cookie a restarted server would accept again.
@@ -181,9 +204,9 @@ def render_account(settings: Settings) -> None:
     if st.session_state.get("authentication_status") is not True or not username:
         return
     name = str(st.session_state.get("name") or username)
-    label = f"Signed in as **{_md_escape(name)}**"
+    label = f"Signed in as **{record_text(name, 100)}**"
     if name != username:
-        label += f" ({_md_escape(str(username))})"
+        label += f" ({record_text(str(username), 100)})"
     st.caption(label)
     st.button("Sign out", key=LOGOUT_KEY, on_click=_on_logout, width="stretch")
 
@@ -201,6 +224,47 @@ def _signed_in_user(config: AuthConfig) -> str | None:
     logger.info("ending a session whose user is no longer configured")
     _end_session(notice=("warning", "Your session has ended: please sign in again."))
     return None
+
+
+def _connection_id() -> str | None:
+    """Who this run's websocket connection is: a digest of its handshake nonce.
+
+    ``Sec-WebSocket-Key`` is a fresh random value in every handshake, so it
+    changes exactly when a client (re)connects to the session. None when the
+    run has no connection (AppTest, bare mode).
+    """
+    key = st.context.headers.get("Sec-Websocket-Key")
+    if not key:
+        return None
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()
+
+
+def _bind_connection() -> None:
+    """Bind a session that has just signed in to the connection it signed in on."""
+    st.session_state[_CONNECTION_KEY] = _connection_id()
+
+
+def _connection_allowed(config: AuthConfig, username: str) -> bool:
+    """Whether this signed-in session may run on this run's connection.
+
+    Streamlit lets any client resume a session by naming its ID when it
+    connects (its session IDs show in logs and upload URLs). So a signed-in
+    session is bound to the connection it signed in on; on any other
+    connection it goes on only when that connection's handshake carries a
+    valid sign-in cookie of the same user (a browser's reconnect does), and
+    is then bound to it.
+    """
+    current = _connection_id()
+    if st.session_state.get(_CONNECTION_KEY) == current:
+        return True
+    token = st.context.cookies.get(config.cookie_name)
+    claims = config.read_cookie(token, time.time())
+    if claims is None or claims.get("username") != username:
+        return False
+    if not sign_out_registry().accepts(username, config.cookie_issued_at(claims)):
+        return False
+    st.session_state[_CONNECTION_KEY] = current
+    return True
 
 
 def _build_authenticator(config: AuthConfig) -> stauth.Authenticate:
@@ -227,28 +291,21 @@ def _run_cookie_action(authenticator: stauth.Authenticate, action: str) -> None:
 
 def _sign_in_from_cookie(authenticator: stauth.Authenticate, config: AuthConfig) -> str | None:
     """Re-authenticate from a valid, unexpired, not-signed-out cookie."""
-    try:
-        token = authenticator.cookie_controller.get_cookie()
-    except Exception as exc:  # a forged/garbled cookie is just no cookie
-        logger.info("ignoring an unreadable sign-in cookie (%s)", type(exc).__name__)
+    if st.session_state.get("logout"):  # signed out in this session: no cookie counts
         return None
-    if not isinstance(token, dict):
+    claims = config.read_cookie(st.context.cookies.get(config.cookie_name), time.time())
+    if claims is None:
         return None
-    username = token.get("username")
-    expires = token.get("exp_date")
-    if not isinstance(username, str) or username not in config.users:
-        return None
-    if not isinstance(expires, int | float):
-        return None
-    issued_at = float(expires) - config.cookie_expiry_days * SECONDS_PER_DAY
-    if not sign_out_registry().accepts(username, issued_at):
+    username = claims["username"]
+    if not sign_out_registry().accepts(username, config.cookie_issued_at(claims)):
         return None
     try:
-        authenticator.authentication_controller.login(token=token)
+        authenticator.authentication_controller.login(token=claims)
     except Exception as exc:  # LoginError & co: stay signed out
         logger.info("sign-in cookie refused (%s)", type(exc).__name__)
         return None
     if st.session_state.get("authentication_status") is True:
+        _bind_connection()
         return username
     return None
 
@@ -277,9 +334,15 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
         {"error": st.error, "warning": st.warning}.get(level, st.info)(text)
     with st.form(LOGIN_FORM_KEY, enter_to_submit=True):
         st.subheader("Sign in")
-        st.text_input("Username", key=USERNAME_KEY, autocomplete="username")
         st.text_input(
-            "Password", key=PASSWORD_KEY, type="password", autocomplete="current-password"
+            "Username", key=USERNAME_KEY, autocomplete="username", max_chars=MAX_USERNAME_LENGTH
+        )
+        st.text_input(
+            "Password",
+            key=PASSWORD_KEY,
+            type="password",
+            autocomplete="current-password",
+            max_chars=MAX_FORM_PASSWORD_CHARS,
         )
         st.form_submit_button(
             "Sign in",
@@ -292,14 +355,21 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
 
 def _on_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
     """Submit callback: runs before the script, so success renders the page at once."""
-    username = throttle_key(str(st.session_state.get(USERNAME_KEY) or ""))
+    typed_username = str(st.session_state.get(USERNAME_KEY) or "")
     password = str(st.session_state.get(PASSWORD_KEY) or "")
     st.session_state[PASSWORD_KEY] = ""  # never keep a typed password around
+    if len(typed_username) > MAX_USERNAME_LENGTH or len(password) > MAX_FORM_PASSWORD_CHARS:
+        # No user has such a name: refused before it is kept, counted or hashed (a
+        # throttle key per 10 MB "username" would be memory anyone can fill).
+        st.session_state[USERNAME_KEY] = ""
+        st.session_state[_NOTICE_KEY] = ("error", WRONG_CREDENTIALS)
+        return
+    username = throttle_key(typed_username)
     if not username or not password:
         st.session_state[_NOTICE_KEY] = ("warning", "Enter your username and password.")
         return
     throttle = login_throttle()
-    wait = throttle.retry_after(username)
+    wait = throttle.begin_attempt(username)  # counted before the check: see begin_attempt
     if wait > 0:
         # No password check at all while the username waits.
         st.session_state[_NOTICE_KEY] = ("error", throttle_message(wait))
@@ -312,12 +382,13 @@ def _on_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
         ok = False
     if ok and st.session_state.get("authentication_status") is True:
         throttle.record_success(username)
+        _bind_connection()
         st.session_state.pop(_NOTICE_KEY, None)
         st.session_state[_COOKIE_ACTION_KEY] = "set"
         logger.info("user %s signed in", username)
         return
     st.session_state["authentication_status"] = None
-    wait = throttle.record_failure(username)
+    wait = throttle.retry_after(username)
     # Log known usernames only: an unknown one may be a password typed in the wrong box.
     logger.warning("failed sign-in for %s", username if known else "an unknown username")
     text = WRONG_CREDENTIALS + (" " + throttle_message(wait) if wait > 0 else "")
@@ -342,10 +413,3 @@ def _end_session(*, notice: tuple[str, str]) -> None:
     st.session_state["logout"] = True  # the library then ignores the cookie in this session
     st.session_state[_COOKIE_ACTION_KEY] = "delete"
     st.session_state[_NOTICE_KEY] = notice
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
-
-
-def _md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\1", text)

@@ -51,7 +51,7 @@ from telemetry.reader import (
 
 from . import context
 from .context import AppContext
-from .format import md_code, md_escape
+from .format import record_text
 from .render import Memo, download
 
 TEXT_KEY = "bulk_text"
@@ -59,8 +59,10 @@ FILE_KEY = "bulk_file"
 FILTER_KEY = "bulk_filter"
 _PARSE_STATE = "_bulk_parsed"
 _RESULT_STATE = "_bulk_result"
-# Bytes read at most: far beyond 100,000 IDs in any table; refused before parsing.
-MAX_INPUT_BYTES = 64 * 1024 * 1024
+# Bytes read at most: a 100,000-line CSV with a few of the user's own columns (~12 MB)
+# fits; refused before parsing. The same 20 MiB as server.maxUploadSize in
+# .streamlit/config.toml (a test holds them equal).
+MAX_INPUT_BYTES = 20 * 1024 * 1024
 PROGRESS_FROM = 1_000  # queries: smaller inputs resolve in one round trip
 PROGRESS_EVERY = 0.2  # seconds between progress bar updates
 COPY_LINES = 20_000  # lines in the "copy missing IDs" block; the .txt has them all
@@ -166,7 +168,7 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
     result = resolve(ctx, source, parsed, column, again=again)
     if not result.resolution.complete:
         st.warning(
-            f"Incomplete: {md_escape(result.resolution.error)} Rows that were not read "
+            f"Incomplete: {record_text(result.resolution.error)} Rows that were not read "
             "are marked `error`; the others are kept. Press **Resolve** to retry.",
             icon=":material/warning:",
         )
@@ -223,9 +225,9 @@ def choose_column(ctx: AppContext, source: BulkInput) -> tuple[ParsedIds, str | 
     if guess.column is None:
         options.insert(0, EVERY_COLUMN)
     default = guess.column if guess.column is not None else EVERY_COLUMN
-    where = f" of {md_code(source.file_name)}" if source.file_name else ""
+    where = f" of {record_text(source.file_name, code=True)}" if source.file_name else ""
     chosen = st.selectbox(
-        f"ID column{where} (guessed: {md_escape(default)})",
+        f"ID column{where} (guessed: {record_text(default)})",
         options,
         index=options.index(default),
         key=f"bulk_column_{source.digest[:12]}",

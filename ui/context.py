@@ -5,20 +5,21 @@ Construction
     ``load_settings()`` builds :class:`telemetry.Settings` from the environment
     and ``st.secrets`` (no secrets file is normal); ``app_context()`` adds the
     :class:`telemetry.TelemetryReader` over a client made once per process and
-    per settings by ``st.cache_resource``. The cache key is a salted hash of
-    the settings, secrets included, so it tells nothing about them.
+    per settings (``READERS``, a ``ui.cache.ProcessCache``). The cache key is a
+    salted hash of the settings, secrets included, so it tells nothing about them.
 
 Test hook
     ``client_factory`` (default :func:`telemetry.connect`) turns settings into
     a Redis client. Tests either set ``REDIS_URL`` to a real server, leave it
     unset for demo mode, or monkeypatch ``ui.context.client_factory`` to hand
-    in any client (e.g. fakeredis); they clear ``st.cache_resource`` first so
+    in any client (e.g. fakeredis); they call ``ui.cache.clear_all()`` first so
     no client of an earlier test is reused.
 
 Errors
     ``edge()`` is the only place pages catch anything: a ``TelemetryError``
-    becomes ``st.error(str(exc))`` (messages are written for users, URLs are
-    already redacted), with a Retry button when Redis is unavailable.
+    becomes ``st.error`` with its message as exact text (messages are written
+    for users and URLs are already redacted, but they quote input such as a
+    file's column names), with a Retry button when Redis is unavailable.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from telemetry import (
     connect,
 )
 
+from .cache import ProcessCache
+from .format import record_text
+
 client_factory: Callable[[Settings], Any] = connect
 
 # Per-process salt: cache keys derived from settings (which hold the Redis
@@ -62,6 +66,7 @@ _PAGE_STATE = "_run_lookup_page_context"
 _SETTINGS: dict[str, tuple[Settings, str]] = {}
 _KEYS: dict[int, str] = {}  # id(settings) -> settings_key, for the settings in _SETTINGS
 _SETTINGS_LOCK = threading.Lock()
+ERROR_LIMIT = 2_000  # characters of an error message shown (they quote input)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +151,21 @@ def _release(reader: TelemetryReader) -> None:
             close()
 
 
-@st.cache_resource(show_spinner="Connecting to Redis…", max_entries=8, on_release=_release)
-def _reader(key: str, _settings: Settings) -> TelemetryReader:
-    return TelemetryReader(client_factory(_settings), _settings)
+# One reader (client + pool) per configuration, shared by every session. Not
+# st.cache_resource: a signed-out client could empty that with one message and
+# make every session reconnect (see ui/cache.py).
+READERS: ProcessCache[str, TelemetryReader] = ProcessCache(
+    "readers", max_entries=8, on_release=_release
+)
 
 
-@st.cache_resource(show_spinner="Generating demo data…", max_entries=4, on_release=_release)
-def _demo_reader(key: str, _settings: Settings) -> TelemetryReader:
-    return TelemetryReader(client_factory(_settings), _settings)
+def _reader(key: str, settings: Settings) -> TelemetryReader:
+    def build() -> TelemetryReader:
+        label = "Generating demo data…" if settings.demo else "Connecting to Redis…"
+        with st.spinner(label):
+            return TelemetryReader(client_factory(settings), settings)
+
+    return READERS.get_or_build(key, build)
 
 
 def page_context() -> AppContext:
@@ -178,7 +190,7 @@ def page_context() -> AppContext:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        st.error(str(exc), icon=":material/settings_alert:")
+        st.error(record_text(str(exc), ERROR_LIMIT), icon=":material/settings_alert:")
         st.stop()
     require_user(settings)
     return app_context()
@@ -226,8 +238,7 @@ def app_context(settings: Settings | None = None) -> AppContext:
         settings, key = _load()
     else:
         key = _KEYS.get(id(settings)) or settings_key(settings)
-    build = _demo_reader if settings.demo else _reader
-    return AppContext(settings, build(key, settings), key)
+    return AppContext(settings, _reader(key, settings), key)
 
 
 def reset_connection() -> None:
@@ -235,11 +246,11 @@ def reset_connection() -> None:
     run reconnects. Other configurations' clients (other tests, other processes) are kept."""
     st.session_state.pop(_PING_STATE, None)
     try:
-        settings, key = _load()
+        _, key = _load()
     except ConfigError:
-        _reader.clear()
+        READERS.clear()
         return
-    (_demo_reader if settings.demo else _reader).clear(key, settings)
+    READERS.pop(key)
 
 
 def connection(ctx: AppContext) -> Connection:
@@ -259,7 +270,7 @@ def connection(ctx: AppContext) -> Connection:
 
 def show_error(exc: TelemetryError, *, key: str = "retry_connection") -> None:
     """The message as it is; for an unavailable Redis, a Retry button that reconnects."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(record_text(str(exc), ERROR_LIMIT), icon=":material/error:")
     if isinstance(exc, StoreUnavailableError):
         st.button(
             "Retry",

@@ -16,12 +16,12 @@ import streamlit as st
 from telemetry import Result, Status, make_key
 
 from . import context, render
+from .cache import ProcessCache
 from .context import AppContext
 from .format import (
     ago,
     expires_text,
-    md_code,
-    md_escape,
+    record_text,
     shorten_middle,
     truncate,
     ttl_text,
@@ -140,7 +140,7 @@ def render_history() -> None:
         [
             (
                 f"{_OUTCOME_ICONS.get(result.split(' ×')[0], ':material/error:')} "
-                f"{md_escape(shorten_middle(text, HISTORY_LABEL_CHARS))}",
+                f"{record_text(shorten_middle(text, HISTORY_LABEL_CHARS))}",
                 text,
             )
             for text, result in history
@@ -163,7 +163,7 @@ def render_examples(examples: Sequence[tuple[str, str]]) -> None:
     """Demo mode: a few IDs a newcomer can click (``(label, id)`` pairs)."""
     if not examples:
         return
-    targets = _unique_labels([(md_escape(label), entity_id) for label, entity_id in examples])
+    targets = _unique_labels([(record_text(label), entity_id) for label, entity_id in examples])
     st.pills(
         "Try one of the demo IDs",
         list(targets),
@@ -177,8 +177,8 @@ def render_examples(examples: Sequence[tuple[str, str]]) -> None:
 def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> None:
     if not results:
         st.warning(
-            f"No ID in {md_code(text)}. Paste an ID such as `pym_…`, `payment:pym_…` or "
-            "`telemetry:payment:pym_…`.",
+            f"No ID in {record_text(text, code=True)}. Paste an ID such as `pym_…`, "
+            "`payment:pym_…` or `telemetry:payment:pym_…`.",
             icon=":material/help:",
         )
         return
@@ -186,7 +186,7 @@ def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> Non
     hits = [r for r in results if r.status in _HIT]
     if len(hits) > 1:
         st.info(
-            f"{md_code(results[0].query)} has no known ID prefix and exists under "
+            f"{record_text(results[0].query, code=True)} has no known ID prefix and exists under "
             f"**{len(hits)} entity types**: each match is shown below.",
             icon=":material/call_split:",
         )
@@ -206,19 +206,20 @@ def render_result(result: Result, ctx: AppContext, now: float) -> None:
     elif result.status is Status.INVALID_RECORD:
         _invalid_record(result)
     elif result.status is Status.INVALID_ID:
-        st.error(f"**Not an ID** — {md_escape(result.detail)}", icon=":material/block:")
+        st.error(f"**Not an ID** — {record_text(result.detail)}", icon=":material/block:")
     else:
-        st.error(md_escape(result.detail), icon=":material/error:")
+        st.error(record_text(result.detail), icon=":material/error:")
 
 
 def _found(result: Result, now: float) -> None:
-    st.markdown(
-        f"#### :green-badge[:material/check: Found] {md_code(result.entity_type)} "
-        f"{md_code(result.entity_id)}"
+    entity = (
+        f"{record_text(result.entity_type, code=True)} {record_text(result.entity_id, code=True)}"
     )
+    # No heading anchor: its #link would be named after the entity ID.
+    st.markdown(f"#### :green-badge[:material/check: Found] {entity}", anchors=False)
     if result.run_url:
         st.link_button(
-            f"Open run {md_escape(result.run_id)} in Trigger.dev",
+            f"Open run {record_text(result.run_id)} in Trigger.dev",
             result.run_url,
             type="primary",
             icon=":material/open_in_new:",
@@ -230,7 +231,7 @@ def _found(result: Result, now: float) -> None:
         )
     st.code(result.run_id or "", language=None)  # hover: copy button
     if result.organization_id:
-        org = md_code(result.organization_id)
+        org = record_text(result.organization_id, code=True)
     else:
         org = "*unknown* — the record carries no organization (minimal record)"
     processed = "*unknown*"
@@ -239,12 +240,12 @@ def _found(result: Result, now: float) -> None:
         if result.processed_at_inferred:
             processed += " · :orange-badge[inferred from TTL]"
     lines = [
-        f"**Entity** {md_code(result.entity_type)} {md_code(result.entity_id)}",
+        f"**Entity** {entity}",
         f"**Organization** {org}",
         f"**Processed** {processed}",
         f"**Expires** {utc_text(result.expires_at) or '—'} · "
         f"{expires_text(result.expires_at, now)}",
-        f"**Key** {md_code(result.key)}",
+        f"**Key** {record_text(result.key, code=True)}",
     ]
     # One Markdown element for the facts, the notes and the metadata's label: every
     # element is a message to the browser on each rerun.
@@ -255,7 +256,7 @@ def _found(result: Result, now: float) -> None:
         )
     notes = [n for n in result.detail.split("; ") if n and n != "time inferred from TTL"]
     if notes:
-        lines.append(f":small[:gray[Notes: {md_escape('; '.join(notes))}]]")
+        lines.append(f":small[:gray[Notes: {record_text('; '.join(notes))}]]")
     if result.metadata:
         lines.append("**Metadata**")
     st.markdown("  \n".join(lines))
@@ -265,7 +266,9 @@ def _found(result: Result, now: float) -> None:
 
 def _not_found(result: Result, ctx: AppContext, now: float) -> None:
     settings = ctx.settings
-    st.warning(f"**Not found:** {md_code(result.query)}", icon=":material/search_off:")
+    st.warning(
+        f"**Not found:** {record_text(result.query, code=True)}", icon=":material/search_off:"
+    )
     if result.key:
         keys = [result.key]
     else:
@@ -280,7 +283,7 @@ def _not_found(result: Result, ctx: AppContext, now: float) -> None:
         "Why this happens:\n"
         "- **Never processed** — no task that writes telemetry has handled this entity yet, "
         "or the ID is mistyped (check the prefix and the namespace "
-        f"{md_code(settings.telemetry_namespace)}).\n"
+        f"{record_text(settings.telemetry_namespace, code=True)}).\n"
         f"- **Expired** — records expire {ttl_text(ttl)} after the last write; an entity last "
         f"processed before {cutoff} is no longer in Redis."
     )
@@ -292,7 +295,7 @@ def _invalid_record(result: Result) -> None:
     if result.key and reason.startswith(head):
         reason = reason[len(head) :]
     st.error(
-        f"**Invalid record** at {md_code(result.key)} — {md_escape(reason)}",
+        f"**Invalid record** at {record_text(result.key, code=True)} — {record_text(reason)}",
         icon=":material/report:",
     )
     if result.raw_value is not None:
@@ -307,13 +310,17 @@ def _invalid_record(result: Result) -> None:
 def demo_examples(ctx: AppContext) -> list[tuple[str, str]]:
     """A few IDs present in the demo data (cached per process): one per type, an ID with
     no known prefix, an invalid record, and one that does not exist."""
-    return _demo_examples(ctx.key, ctx)
+    return _DEMO_EXAMPLES.get_or_build(ctx.key, lambda: _demo_examples(ctx))
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _demo_examples(key: str, _ctx: AppContext) -> list[tuple[str, str]]:
-    reader = _ctx.reader
-    registry = _ctx.settings.registry
+_DEMO_EXAMPLES: ProcessCache[str, list[tuple[str, str]]] = ProcessCache(
+    "demo examples", max_entries=4
+)
+
+
+def _demo_examples(ctx: AppContext) -> list[tuple[str, str]]:
+    reader = ctx.reader
+    registry = ctx.settings.registry
     found: dict[str, str] = {}
     unprefixed: str | None = None
     invalid: str | None = None

@@ -12,7 +12,7 @@ import streamlit as st
 from telemetry import Settings
 
 from .context import Connection
-from .format import md_code, ttl_text
+from .format import record_text, ttl_text
 
 
 class Memo:
@@ -65,11 +65,11 @@ def sidebar_status(settings: Settings, conn: Connection) -> None:
             if conn.ok
             else f":red-badge[:material/error: {kind} unreachable]"
         )
-        where = md_code(conn.where or settings.redacted_redis_url)
+        where = record_text(conn.where or settings.redacted_redis_url, code=True)
     parts = [where]
     if conn.ok and conn.latency is not None:
         parts.append(f"PING {conn.latency * 1000:.1f} ms")
-    parts.append(f"namespace {md_code(settings.telemetry_namespace)}")
+    parts.append(f"namespace {record_text(settings.telemetry_namespace, code=True)}")
     parts.append(f"TTL {ttl_text(settings.telemetry_ttl_seconds)}")
     st.markdown(f"{badge}  \n:small[{' · '.join(parts)}]")
 

@@ -9,12 +9,21 @@ compiled once per process. ``app.py`` only calls :func:`main`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from telemetry import ConfigError
 
 from . import context, render
 from .auth import render_account, require_user
+from .format import record_text
+
+# The tab's icon, served by the app itself (as /media/<hash>.png): a ``:material/…:``
+# page icon would make every browser fetch the favicon from fonts.gstatic.com.
+# (Material icons elsewhere, e.g. the pages' below, are drawn with the font Streamlit
+# ships; they load nothing from outside.)
+FAVICON = Path(__file__).parent / "assets" / "favicon.png"
 
 # The pages, as (script, title, icon, url_path). The scripts live in pages/ and are
 # thin too: each calls its view module's ``page()``.
@@ -26,11 +35,11 @@ PAGES = (
 
 
 def main() -> None:
-    st.set_page_config(page_title="Run Lookup", page_icon=":material/manage_search:", layout="wide")
+    st.set_page_config(page_title="Run Lookup", page_icon=FAVICON, layout="wide")
     try:
         settings = context.load_settings()
     except ConfigError as exc:
-        st.error(str(exc), icon=":material/settings_alert:")
+        st.error(record_text(str(exc), context.ERROR_LIMIT), icon=":material/settings_alert:")
         st.stop()
 
     # Navigation is declared before the gate (it runs nothing) so the login page

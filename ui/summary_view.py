@@ -10,7 +10,6 @@ created outside it, which ``st.cache_data`` cannot replay, and a
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +24,9 @@ from streamlit.delta_generator import DeltaGenerator
 from telemetry import WINDOWS, Summary, summarize
 
 from . import context
+from .cache import ProcessCache
 from .context import AppContext
-from .format import ago, md_escape, utc_text
+from .format import ago, record_text, utc_text
 from .render import Memo, download
 
 CACHE_SECONDS = 60.0
@@ -170,10 +170,11 @@ class SummaryView:
     rows_csv: Memo
 
 
-@st.cache_resource(show_spinner=False)
-def _views() -> tuple[threading.Lock, dict[tuple[Any, ...], SummaryView]]:
-    """Process-wide: every session with the same settings and filters shares a scan."""
-    return threading.Lock(), {}
+# Process-wide: every session with the same settings and filters shares a scan.
+# Not st.cache_resource, which any client can empty (forcing rescans): ui/cache.py.
+_VIEWS: ProcessCache[tuple[Any, ...], SummaryView] = ProcessCache(
+    "summary views", max_entries=CACHE_ENTRIES
+)
 
 
 def cache_key(ctx: AppContext, window: str, types: list[str], orgs: list[str]) -> tuple[Any, ...]:
@@ -181,9 +182,7 @@ def cache_key(ctx: AppContext, window: str, types: list[str], orgs: list[str]) -
 
 
 def cached(key: tuple[Any, ...]) -> SummaryView | None:
-    lock, views = _views()
-    with lock:
-        view = views.get(key)
+    view = _VIEWS.get(key)
     if view is None or time.monotonic() - view.computed_at > CACHE_SECONDS:
         return None
     return view
@@ -222,14 +221,7 @@ def compute(
     view = build_view(summary, window)
     if summary.error:
         return view  # a scan cut short by Redis is shown, not cached: the next run retries
-    lock, views = _views()
-    with lock:
-        views[key] = view
-        now = time.monotonic()
-        for old in [k for k, v in views.items() if now - v.computed_at > CACHE_SECONDS]:
-            del views[old]
-        while len(views) > CACHE_ENTRIES:
-            del views[min(views, key=lambda k: views[k].computed_at)]
+    _VIEWS.put(key, view)
     return view
 
 
@@ -389,7 +381,7 @@ def render_notes(view: SummaryView, ctx: AppContext, window: str) -> None:
         )
     if summary.error:
         st.warning(
-            f"Incomplete scan — {md_escape(summary.error)} Partial results below.",
+            f"Incomplete scan — {record_text(summary.error)} Partial results below.",
             icon=":material/warning:",
         )
 
