@@ -3,11 +3,9 @@ sign-in cookie, nothing but what a stranger on the network can send.
 
 What the browser does, in miniature (Streamlit 1.67, Starlette/uvicorn server):
 
-- :func:`open_session` opens the WebSocket ``/_stcore/stream`` (subprotocol
-  ``streamlit``), asks for a script run (``BackMsg.rerun_script``) and reads
-  ``ForwardMsg`` frames until ``new_session``, whose ``initialize.session_id``
-  is the session's ID: what ``/_stcore/upload_file/<session_id>/<file_id>``
-  wants. The session lives while the returned :class:`WireSession` is open.
+- A session to upload into comes from ``wire_client.WireClient`` (the websocket
+  side): its ``session_id`` is what ``/_stcore/upload_file/<session_id>/<file_id>``
+  wants, and the session lives while the client is connected.
 - :func:`xsrf_cookie` gets the ``_streamlit_xsrf`` cookie any client is given by
   ``GET /_stcore/health``. Streamlit's XSRF check is a double submit (the
   ``X-Xsrftoken`` header must carry the cookie's token), so a non-browser client
@@ -18,8 +16,7 @@ What the browser does, in miniature (Streamlit 1.67, Starlette/uvicorn server):
   answer without ever sending the body (the server's size check on the header
   answers first), so a test can probe a limit of many megabytes cheaply.
 
-Only the standard library, ``websockets`` (a Streamlit dependency) and
-Streamlit's own protobuf classes are used. Every function takes the app's base
+Only the standard library is used. Every function takes the app's base
 URL, e.g. ``http://127.0.0.1:8501`` (no trailing slash).
 """
 
@@ -27,14 +24,12 @@ from __future__ import annotations
 
 import http.client
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from typing import Any
 from urllib.parse import urlsplit
 
 XSRF_COOKIE = "_streamlit_xsrf"
 UPLOAD_PATH = "/_stcore/upload_file"
-STREAM_PATH = "/_stcore/stream"
 DEFAULT_TIMEOUT = 30.0
 
 
@@ -49,25 +44,6 @@ class Reply:
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
-
-
-@dataclass
-class WireSession:
-    """An open anonymous WebSocket session: ``session_id`` and the ForwardMsg
-    types seen until ``new_session``. Close it (or use ``with``) to end it."""
-
-    session_id: str
-    connection: Any
-    seen: list[str] = field(default_factory=list)
-
-    def close(self) -> None:
-        self.connection.close()
-
-    def __enter__(self) -> WireSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _host_port(base_url: str) -> tuple[str, int]:
@@ -105,49 +81,6 @@ def xsrf_cookie(base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     jar.load(reply.headers.get("set-cookie", ""))
     morsel = jar.get(XSRF_COOKIE)
     return morsel.value if morsel is not None else ""
-
-
-def open_session(base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> WireSession:
-    """Open ``/_stcore/stream`` like the frontend (no cookie, no Origin header), ask
-    for a run of the main page and return once ``new_session`` names the session.
-
-    Raises ``TimeoutError`` when no ``new_session`` arrives within ``timeout``
-    seconds, ``websockets.exceptions.ConnectionClosed`` when the server closes.
-    """
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-    from websockets.sync.client import connect
-    from websockets.typing import Subprotocol
-
-    host, port = _host_port(base_url)
-    options: dict[str, Any] = {
-        "subprotocols": [Subprotocol("streamlit")],
-        "open_timeout": timeout,
-        "max_size": None,  # the server's maxMessageSize bounds what it sends, not us
-    }
-    try:  # websockets >= 16 asks for `legacy=True` to return the connection itself
-        ws = connect(f"ws://{host}:{port}{STREAM_PATH}", legacy=True, **options)
-    except TypeError:
-        ws = connect(f"ws://{host}:{port}{STREAM_PATH}", **options)
-    try:
-        back = BackMsg()
-        back.rerun_script.query_string = ""
-        back.rerun_script.page_script_hash = ""
-        ws.send(back.SerializeToString())
-        seen: list[str] = []
-        while True:
-            frame = ws.recv(timeout=timeout)
-            if isinstance(frame, str):
-                raise ValueError("Streamlit sent a text frame; binary protobufs are expected")
-            msg = ForwardMsg()
-            msg.ParseFromString(frame)
-            kind = msg.WhichOneof("type") or "?"
-            seen.append(kind)
-            if kind == "new_session":
-                return WireSession(msg.new_session.initialize.session_id, ws, seen)
-    except BaseException:
-        ws.close()
-        raise
 
 
 def multipart_file(

@@ -25,6 +25,7 @@ from playwright.sync_api import expect
 import st_wire
 from telemetry.config import DEFAULT_MAX_IDS
 from ui import bulk_view
+from wire_client import WireClient
 
 from .conftest import COOKIE_NAME, KNOWN, PASSWORD, USER
 from .harness import ROOT, LiveApp, look_up, metric, settle, sign_in, wait_until_signed_in
@@ -194,7 +195,8 @@ def test_anonymous_oversized_upload_is_refused(live_app: LiveApp) -> None:
     limit = server_config()["maxUploadSize"] * MiB
     xsrf = st_wire.xsrf_cookie(live_app.url)
     assert xsrf, "XSRF protection is expected on (server.enableXsrfProtection)"
-    with st_wire.open_session(live_app.url) as session:
+    with WireClient(live_app.url) as session:
+        session.run()  # the sign-in page: what any stranger gets
         assert session.session_id
 
         no_token = st_wire.put_upload(live_app.url, session.session_id, b"pym_1\n")
@@ -221,7 +223,8 @@ def test_metrics_tell_an_anonymous_client_nothing_about_users(
     expect(
         page.get_by_role("link", name=f"Open run {KNOWN.rich_run} in Trigger.dev")
     ).to_be_visible()
-    with st_wire.open_session(live_app.url) as outsider:
+    with WireClient(live_app.url) as outsider:
+        outsider.run()
         reply = st_wire.request(live_app.url, "GET", "/_stcore/metrics")
     assert reply.status == 200
     body = reply.text
