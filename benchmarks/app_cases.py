@@ -137,7 +137,7 @@ def shell_page(ctx: Context) -> Any:
     sign-in gate, the sidebar with its status and account), every page replaced by
     ``SHELL_PAGE``; signed in, after its first run. What a page adds is its ratio to this.
 
-    Under ``AppTest`` a page's ``page_context()`` runs ``app.py`` again on every run
+    Under ``AppTest`` a page's ``page_context()`` runs the shell again on every run
     (AppTest resets Streamlit's legacy pages/ flag before each run; a real server
     clears it once per process), and this floor pays that too.
     """

@@ -16,9 +16,10 @@ from .ids import ParsedIds, Query, decode_text, parse_ids
 from .keys import make_key, parse_key
 from .links import is_linkable, run_url, runs_list_urls
 from .models import CSV_HEADER, Result, Status, TelemetryRecord, format_time
-from .reader import InvalidRecord, Resolution, ScanBatch, TelemetryReader
+from .reader import InvalidRecord, Resolution, Row, ScanBatch, TelemetryReader
+from .record import Facts, interpret
 from .registry import DEFAULT_ENTITY_TYPES, EntityRegistry
-from .store import Store, connect, demo_client
+from .store import ClusterStore, SingleStore, Store, connect, demo_client
 from .summary import WINDOWS, Summary, parse_since, summarize
 from .writer import generate_records, seed_records, store_telemetry
 
@@ -26,8 +27,10 @@ __all__ = [
     "CSV_HEADER",
     "DEFAULT_ENTITY_TYPES",
     "WINDOWS",
+    "ClusterStore",
     "ConfigError",
     "EntityRegistry",
+    "Facts",
     "InputFormatError",
     "InputTooLargeError",
     "InvalidRecord",
@@ -35,8 +38,10 @@ __all__ = [
     "Query",
     "Resolution",
     "Result",
+    "Row",
     "ScanBatch",
     "Settings",
+    "SingleStore",
     "Status",
     "Store",
     "StoreUnavailableError",
@@ -50,6 +55,7 @@ __all__ = [
     "demo_client",
     "format_time",
     "generate_records",
+    "interpret",
     "is_linkable",
     "make_key",
     "parse_ids",

@@ -15,7 +15,7 @@ from .errors import TelemetryError
 from .export import json_bytes, results_csv, results_json, results_table
 from .ids import parse_ids
 from .reader import TelemetryReader
-from .store import connect
+from .store import connect, store_errors
 from .summary import parse_since, summarize
 from .writer import seed_records
 
@@ -109,8 +109,6 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     if args.records < 0:
         raise TelemetryError(f"--records must be 0 or more (got {args.records}).")
     client = connect(settings)
-    from .store import store_errors
-
     with store_errors(settings.redacted_redis_url):
         written = seed_records(client, settings, records=args.records, seed=args.seed)
     print(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -85,19 +84,22 @@ def _field(cell: object) -> str:
     return text
 
 
-def _line(cells: Iterable[Any]) -> str:
-    """One CSV line; the test before ``_field`` passes the usual plain string as it is."""
-    fields = [
-        cell
-        if type(cell) is str
+def _plain(cell: Any) -> bool:
+    """A cell ``_field`` would write as it is: a printable string with no formula start
+    and nothing to quote. The shortcut every CSV path takes before ``_field``."""
+    return (
+        type(cell) is str
         and cell.isprintable()
         and not cell.startswith(FORMULA_TRIGGERS)
         and "," not in cell
         and ";" not in cell
         and '"' not in cell
-        else _field(cell)
-        for cell in cells
-    ]
+    )
+
+
+def _line(cells: Iterable[Any]) -> str:
+    """One CSV line; ``_plain`` cells are written as they are."""
+    fields = [cell if _plain(cell) else _field(cell) for cell in cells]
     # csv.writer quotes a row's only field when it is empty: an empty line is no row.
     if len(fields) == 1 and not fields[0]:
         return '""\r\n'
@@ -147,17 +149,7 @@ def _safe_cells(values: Sequence[Any]) -> list[str]:
             else _field(value or "")
             for value in values
         ]
-    return [
-        value
-        if type(value) is str
-        and value.isprintable()
-        and not value.startswith(FORMULA_TRIGGERS)
-        and "," not in value
-        and ";" not in value
-        and '"' not in value
-        else _field(value or "")
-        for value in values
-    ]
+    return [value if _plain(value) else _field(value or "") for value in values]
 
 
 def _times(times: Sequence[Any]) -> list[str]:
@@ -186,36 +178,19 @@ def _resolution_csv(resolution: Resolution) -> str:
     Status names and times never start with a formula trigger (a letter, a
     digit or nothing), so only the other columns are neutralised.
     """
-    from .reader import (
-        DETAIL,
-        ENTITY_ID,
-        ENTITY_TYPE,
-        EXPIRES_AT,
-        ORGANIZATION_ID,
-        PROCESSED_AT,
-        QUERY,
-        RUN_ID,
-        RUN_URL,
-        STATUS,
-    )
-
-    rows = resolution.rows
-
-    def column(index: int) -> list[Any]:
-        return list(map(itemgetter(index), rows))
-
+    column = resolution.column
     names = {status: _field(status.value) for status in Status}
     columns = [
-        _safe_cells(column(QUERY)),
-        [names[status] for status in column(STATUS)],
-        _safe_cells(column(ENTITY_TYPE)),
-        _safe_cells(column(ENTITY_ID)),
-        _safe_cells(column(RUN_ID)),
-        _safe_cells(column(RUN_URL)),
-        _safe_cells(column(ORGANIZATION_ID)),
-        _times(column(PROCESSED_AT)),
-        _times(column(EXPIRES_AT)),
-        _safe_cells(column(DETAIL)),
+        _safe_cells(column("query")),
+        [names[status] for status in column("status")],
+        _safe_cells(column("entity_type")),
+        _safe_cells(column("entity_id")),
+        _safe_cells(column("run_id")),
+        _safe_cells(column("run_url")),
+        _safe_cells(column("organization_id")),
+        _times(column("processed_at")),
+        _times(column("expires_at")),
+        _safe_cells(column("detail")),
     ]
     return _line(CSV_HEADER) + "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
 

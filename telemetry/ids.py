@@ -47,14 +47,11 @@ from __future__ import annotations
 import codecs
 import csv
 import functools
-import gc
 import io
 import re
-import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import NamedTuple
@@ -291,35 +288,6 @@ def _is_header_word(cell: str, match: Callable[[str], str | None]) -> bool:
     if match(cell) is not None and word.rsplit("_", 1)[-1] not in _HEADER_ENDINGS:
         return False
     return word.endswith(_HEADER_ENDINGS) or word in ("entity", "query", "queries")
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic garbage collection while a bulk loop builds acyclic rows, records or queries.
-
-    A collection scans every live container, and each batch adds thousands
-    (rows, dicts, datetimes), so collections grow with the result: 20-35% of
-    a 100,000-ID resolve. Reference counting still frees everything; a
-    collection runs when the outermost pause ends (threads share the count).
-    """
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 @functools.lru_cache(maxsize=16)
@@ -567,9 +535,8 @@ def _plain_lines(text: str) -> tuple[list[Query], int] | None:
     unique.pop("", None)
     if unique and max(map(len, unique)) > MAX_ID_CHARS:
         return None  # classify words the "too long" error
-    with paused_gc():  # only acyclic tuples: see paused_gc
-        fields = zip(unique, unique, repeat(None), repeat(""))
-        queries = list(map(_new_tuple, repeat(Query), fields))
+    fields = zip(unique, unique, repeat(None), repeat(""))
+    queries = list(map(_new_tuple, repeat(Query), fields))
     return queries, len(lines) - lines.count("")
 
 

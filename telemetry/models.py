@@ -145,9 +145,16 @@ def decode_value(raw: bytes | str) -> tuple[dict[str, Any] | None, str]:
     return data, ""
 
 
+# The metadata of every record without any: shared, so minimal records cost no dict each.
+# Never handed to a caller that may mutate it (``Result`` gets a dict of its own).
+NO_METADATA: dict[str, Any] = {}
+
+
 def extra_metadata(data: dict[str, Any]) -> dict[str, Any]:
     """``metadata`` plus any unknown top-level fields (kept, never an error)."""
     meta = data.get("metadata")
+    if type(meta) is dict and data.keys() <= KNOWN_FIELDS:
+        return dict(meta)  # the rich shape: no unknown field to add
     out: dict[str, Any] = dict(meta) if type(meta) is dict else {}
     if meta is not None and type(meta) is not dict:
         out["metadata"] = meta
@@ -163,6 +170,15 @@ def parse_timestamp(value: Any) -> datetime | None:
     Accepts ISO 8601 (``Z``, an offset, or naive = UTC) and epoch seconds or
     milliseconds (numbers or digit strings), because producers differ.
     """
+    if type(value) is str and value[-1:] == "Z" and value[4:5] == "-" and value[10:11] == "T":
+        # What producers write (``…T…:…:…Z``): the rule below, minus strip() and
+        # astimezone(UTC), which give back what they are given for this shape.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except (ValueError, OverflowError):
+            parsed = None
+        if parsed is not None and parsed.tzinfo is UTC:
+            return parsed
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):

@@ -13,70 +13,42 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from operator import itemgetter
-from typing import Any
-
-import orjson
-from orjson import JSONDecodeError
+from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
+from typing import Any, NamedTuple
 
 from .config import Settings
 from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
-from .ids import Query, _prefix_matcher, parse_ids, paused_gc
+from .ids import Query, _prefix_matcher, parse_ids
 from .keys import make_key, parse_key, scan_pattern
-from .links import RUN_ID_RE, run_url_builder
+from .links import run_url_builder
 from .models import (
+    NO_METADATA,
     Result,
     Status,
-    decode_value,
     extra_metadata,
     format_time,
-    parse_timestamp,
 )
+from .record import Facts, interpret
 from .registry import ENTITY_TYPE_RE
 from .store import Store, WrongType
 
 RAW_PREVIEW_CHARS = 200
 DEFAULT_CHUNK_KEYS = 1_000
-# A producer clock a little ahead of ours is not "in the future".
-FUTURE_TOLERANCE = timedelta(minutes=5)
-_FUTURE_SECONDS = FUTURE_TOLERANCE.total_seconds()
 _from_timestamp = datetime.fromtimestamp
-_from_iso = datetime.fromisoformat
-_loads = orjson.loads
-# What record_fields returns, in the order of TelemetryReader._record_values.
-_RECORD_FIELDS = (
-    "run_id",
-    "run_url",
-    "organization_id",
-    "processed_at",
-    "processed_at_inferred",
-    "expires_at",
-    "detail",
-    "metadata",
-)
-
-
-def _parse_stamp(stamp: Any) -> datetime | None:
-    """``parse_timestamp``, with a shortcut for what producers write (``…T…:…:…Z``)."""
-    if type(stamp) is str and stamp[-1:] == "Z" and stamp[4:5] == "-" and stamp[10:11] == "T":
-        try:
-            parsed = _from_iso(stamp)
-        except (ValueError, OverflowError):
-            parsed = None
-        if parsed is not None and parsed.tzinfo is UTC:
-            return parsed  # parse_timestamp's very result: it would only strip() and astimezone
-    return parse_timestamp(stamp)
+# Appended to a record's notes when its run gets no link (the link is the reader's business).
+UNLINKED_NOTE = "run ID is not of the form run_<letters/digits>: shown without a link"
 
 
 ProgressCallback = Callable[[int, int], None]
+RecordSink = Callable[[str, str, Facts], None]  # (entity type, entity ID, facts)
 
 _new_result = Result.__new__
 _set_attribute = object.__setattr__
 
 
 def _result(fields: dict[str, Any]) -> Result:
-    """``Result.model_construct(**fields)`` for a dict holding every field (``_defaults``).
+    """``Result.model_construct(**fields)`` for a dict holding every field.
 
     The same four attributes pydantic's ``model_construct`` sets, without its
     per-field loop (~5 µs a row, the biggest single cost of a bulk resolve).
@@ -89,30 +61,36 @@ def _result(fields: dict[str, Any]) -> Result:
     return result
 
 
-# A row of a Resolution: Result's fields, in Result's order, as a plain tuple.
-ROW_FIELDS: tuple[str, ...] = tuple(Result.model_fields)
-(
-    QUERY,
-    STATUS,
-    ENTITY_TYPE,
-    ENTITY_ID,
-    RUN_ID,
-    RUN_URL,
-    ORGANIZATION_ID,
-    PROCESSED_AT,
-    PROCESSED_AT_INFERRED,
-    EXPIRES_AT,
-    DETAIL,
-    KEY,
-    METADATA,
-    RAW_VALUE,
-) = range(len(ROW_FIELDS))
-Row = tuple[Any, ...]
+class Row(NamedTuple):
+    """A row of a Resolution: ``Result``'s fields, in ``Result``'s order, as a named tuple.
+
+    Only this module builds rows; everything else reads them by field name.
+    Times may be epoch floats (see ``row_time``); ``metadata`` may be the
+    shared ``NO_METADATA``, which ``row_result`` never hands out.
+    """
+
+    query: str
+    status: Status
+    entity_type: str | None = None
+    entity_id: str | None = None
+    run_id: str | None = None
+    run_url: str | None = None
+    organization_id: str | None = None
+    processed_at: datetime | float | None = None
+    processed_at_inferred: bool = False
+    expires_at: datetime | float | None = None
+    detail: str = ""
+    key: str | None = None
+    metadata: dict[str, Any] = NO_METADATA
+    raw_value: str | None = None
+
+
+ROW_FIELDS: tuple[str, ...] = Row._fields
+if tuple(Result.model_fields) != ROW_FIELDS:  # row_result builds a Result from a row's fields
+    raise TypeError("Row and Result must have the same fields in the same order")
+# tuple.__new__ skips the generated __new__'s Python frame on the per-row hot path.
+_new_row = tuple.__new__
 Owner = tuple[str, str, str]  # (query text, entity type, entity ID) of a key
-
-
-# Rows of minimal records share this dict; each Result gets a dict of its own.
-_NO_METADATA: dict[str, Any] = {}
 
 
 def row_time(value: datetime | float | None) -> datetime | None:
@@ -159,29 +137,25 @@ def row_micros(times: Sequence[datetime | float | None]) -> tuple[Any, Any]:
 def row_result(row: Row) -> Result:
     """The ``Result`` of one row (what ``Resolution.results`` holds)."""
     fields = dict(zip(ROW_FIELDS, row, strict=True))
-    fields["processed_at"] = row_time(row[PROCESSED_AT])
-    fields["expires_at"] = row_time(row[EXPIRES_AT])
-    if row[METADATA] is _NO_METADATA:
+    fields["processed_at"] = row_time(row.processed_at)
+    fields["expires_at"] = row_time(row.expires_at)
+    if row.metadata is NO_METADATA:
         fields["metadata"] = {}
     return _result(fields)
 
 
-_status_of = itemgetter(STATUS)
+_status_of = attrgetter("status")
 _text_of, _entity_id_of, _type_of, _error_of = (itemgetter(i) for i in range(4))  # Query's
 
 
 def result_row(result: Result) -> Row:
-    return tuple(getattr(result, name) for name in ROW_FIELDS)
-
-
-def _row(fields: dict[str, Any]) -> Row:
-    return tuple(fields[name] for name in ROW_FIELDS)
+    return Row._make(getattr(result, name) for name in ROW_FIELDS)
 
 
 class Resolution:
     """Every query's rows, in input order, and whether Redis answered for all of them.
 
-    Rows are kept as tuples (``ROW_FIELDS``): 100,000 pydantic objects cost more
+    Rows are kept as ``Row`` named tuples: 100,000 pydantic objects cost more
     than reading their records. ``results`` builds the ``Result`` objects on
     first use; ``counts``, ``csv_rows`` and ``columns`` never need them.
     """
@@ -219,7 +193,7 @@ class Resolution:
         )
 
     def count(self, status: Status) -> int:
-        return sum(1 for row in self.rows if row[STATUS] is status)
+        return sum(1 for row in self.rows if row.status is status)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -228,22 +202,22 @@ class Resolution:
 
     def column(self, name: str) -> list[Any]:
         """One field of every row, e.g. ``column("run_id")``; times as ``row_time`` takes them."""
-        return list(map(itemgetter(ROW_FIELDS.index(name)), self.rows))
+        return list(map(attrgetter(name), self.rows))
 
     def csv_rows(self) -> Iterator[tuple[str, ...]]:
         """``Result.csv_row()`` of every row, without building the results."""
         for row in self.rows:
             yield (
-                row[QUERY],
-                row[STATUS].value,
-                row[ENTITY_TYPE] or "",
-                row[ENTITY_ID] or "",
-                row[RUN_ID] or "",
-                row[RUN_URL] or "",
-                row[ORGANIZATION_ID] or "",
-                format_time(row_time(row[PROCESSED_AT])),
-                format_time(row_time(row[EXPIRES_AT])),
-                row[DETAIL],
+                row.query,
+                row.status.value,
+                row.entity_type or "",
+                row.entity_id or "",
+                row.run_id or "",
+                row.run_url or "",
+                row.organization_id or "",
+                format_time(row_time(row.processed_at)),
+                format_time(row_time(row.expires_at)),
+                row.detail,
             )
 
 
@@ -252,8 +226,13 @@ class ScannedRecord:
     key: str
     entity_type: str
     entity_id: str
-    data: dict[str, Any]
+    facts: Facts
     pttl_ms: int
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The decoded value, as stored."""
+        return self.facts.data
 
 
 @dataclass(slots=True)
@@ -380,15 +359,6 @@ class TelemetryReader:
         Raises ``StoreUnavailableError`` when Redis fails before anything was read;
         a failure later marks the rest ``error`` and keeps what was resolved.
         """
-        with paused_gc():
-            return self._resolve(queries, chunk_keys, progress)
-
-    def _resolve(
-        self,
-        queries: Sequence[Query],
-        chunk_keys: int,
-        progress: ProgressCallback | None,
-    ) -> Resolution:
         plan, keys, owners = self._plan(queries)
         self._run_url = run_url_builder(self.settings.run_url_template)
         found: dict[str, Row] = {}
@@ -447,24 +417,11 @@ class TelemetryReader:
         now: float,
     ) -> None:
         """Decode a chunk into ``found``; raises ``TelemetryError`` (after marking the keys
-        it could not inspect in ``failed``) when Redis fails on the second round trip.
-
-        The two shapes producers write, with nothing to note, are decoded here
-        inline: a minimal record with a TTL-inferred time, and a rich record
-        with every known field, a UTC ISO timestamp, an organization and plain
-        metadata. Anything else goes through ``_result_for``, the general path,
-        which gives the same row for these two (tests/test_fast_paths.py proves it).
-        """
+        it could not inspect in ``failed``) when Redis fails on the second round trip."""
         odd: list[tuple[str, str]] = []
-        result_for = self._result_for
-        loads = _loads
-        linkable = RUN_ID_RE.fullmatch
-        url_parts = self.settings.run_url_template.split("{run_id}")
-        ttl_seconds, ttl_ms = self.ttl_seconds, self._ttl_ms
+        run_url = self._run_url
+        ttl_seconds = self.ttl_seconds
         found_status = Status.FOUND
-        inferred_note = "time inferred from TTL"
-        # Stamps after this may be "in the future": the exact test runs for those only.
-        future_from = _from_timestamp(now + _FUTURE_SECONDS - 1, UTC)
         for key, (text, entity_type, entity_id), raw, pttl in zip(
             chunk, owners, values, pttls, strict=True
         ):
@@ -477,78 +434,34 @@ class TelemetryReader:
             if type(raw) is WrongType:
                 found[key] = self._invalid(key, f"key holds a Redis {raw}, not a string")
                 continue
-            try:
-                data = loads(raw)
-            except JSONDecodeError:
-                data = None
-            if (
-                type(data) is dict
-                and type(run_id := (get := data.get)("runId")) is str
-                and pttl >= 0
-                and linkable(run_id) is not None
-            ):
-                size = len(data)
-                if size == 1 and pttl <= ttl_ms:
-                    found[key] = (
-                        text,
-                        found_status,
-                        entity_type,
-                        entity_id,
-                        run_id,
-                        run_id.join(url_parts),
-                        entity_id if entity_type == "organization" else None,
-                        now - (ttl_seconds - pttl / 1000),
-                        True,
-                        now + pttl / 1000,
-                        inferred_note,
-                        key,
-                        _NO_METADATA,
-                        None,
-                    )
-                    continue
-                if size == 6:
-                    # Six fields, five of them known and not None: exactly KNOWN_FIELDS.
-                    stamp, org, meta = get("timestamp"), get("organizationId"), get("metadata")
-                    if (
-                        type(stamp) is str
-                        and type(org) is str
-                        and org
-                        and type(meta) is dict
-                        and get("entityType") == entity_type
-                        and get("entityId") == entity_id
-                    ):
-                        # _parse_stamp's result when it is an aware UTC datetime: its
-                        # parse_timestamp fallback would fromisoformat the same text too.
-                        try:
-                            processed = _from_iso(stamp)
-                        except (ValueError, OverflowError):
-                            processed = None
-                        if (
-                            processed is not None
-                            and processed.tzinfo is UTC
-                            and not (
-                                processed > future_from
-                                and processed.timestamp() > now + _FUTURE_SECONDS
-                            )
-                        ):
-                            found[key] = (
-                                text,
-                                found_status,
-                                entity_type,
-                                entity_id,
-                                run_id,
-                                run_id.join(url_parts),
-                                org,
-                                processed,
-                                False,
-                                now + pttl / 1000,
-                                "",
-                                key,
-                                dict(meta),
-                                None,
-                            )
-                            continue
-            found[key] = result_for(key, raw, pttl, now, text)
+            facts = interpret(entity_type, entity_id, raw, pttl, now, ttl_seconds)
+            if type(facts) is str:
+                found[key] = self._invalid(key, facts, raw)
+                continue
+            run_id, org, processed, inferred, expires, notes, data = facts
+            url = run_url(run_id)
+            if url is None:
+                notes = f"{UNLINKED_NOTE}; {notes}" if notes else UNLINKED_NOTE
+            found[key] = _new_row(
+                Row,
+                (
+                    text,
+                    found_status,
+                    entity_type,
+                    entity_id,
+                    run_id,
+                    url,
+                    org,
+                    processed,
+                    inferred,
+                    expires,
+                    notes,
+                    key,
+                    # Facts.metadata, without the property's call: once per row.
+                    extra_metadata(data) if len(data) > 1 else NO_METADATA,
+                    None,
+                ),
+            )
         if odd:
             odd_keys = [key for key, _ in odd]
             try:
@@ -580,29 +493,27 @@ class TelemetryReader:
                 if hit is not None:
                     # Rows are built with the text of the key's (last) query; two queries
                     # can reach one key (``payment:x`` and a bare ``x``).
-                    append(hit if hit[QUERY] == text else (text, *hit[1:]))
+                    append(hit if hit.query == text else hit._replace(query=text))
                     continue
                 candidates = [(planned.split(":", 2)[1], planned)]
             elif planned is None:
-                append(_row(_defaults(text, Status.INVALID_ID, detail=query.error)))
+                append(Row(text, Status.INVALID_ID, detail=query.error))
                 continue
             else:
                 candidates = planned
             hits = [found[key] for _, key in candidates if key in found]
             errors = [failed[key] for _, key in candidates if key in failed]
             for hit in hits:
-                append(hit if hit[QUERY] == text else (text, *hit[1:]))
+                append(hit if hit.query == text else hit._replace(query=text))
             if errors and not hits:
                 entity_type = candidates[0][0] if len(candidates) == 1 else None
                 append(
-                    _row(
-                        _defaults(
-                            text,
-                            Status.ERROR,
-                            entity_type=entity_type,
-                            entity_id=query.entity_id,
-                            detail=f"not read: {errors[0]}",
-                        )
+                    Row(
+                        text,
+                        Status.ERROR,
+                        entity_type=entity_type,
+                        entity_id=query.entity_id,
+                        detail=f"not read: {errors[0]}",
                     )
                 )
             elif not hits:
@@ -624,152 +535,36 @@ class TelemetryReader:
                 f"unknown ID prefix; checked {len(candidates)} entity types ({types}) "
                 f"under {self.namespace}:<type>:{query.entity_id}: none found"
             )
-        # In ROW_FIELDS order: _defaults with these fields, without the dict.
-        return (
+        return Row(
             query.text,
             Status.NOT_FOUND,
-            entity_type,
-            query.entity_id,
-            None,
-            None,
-            None,
-            None,
-            False,
-            None,
-            detail,
-            key,
-            {},
-            None,
+            entity_type=entity_type,
+            entity_id=query.entity_id,
+            detail=detail,
+            key=key,
         )
 
     def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Row:
         parts = parse_key(key, self.namespace)
-        return _row(
-            _defaults(
-                "",
-                Status.INVALID_RECORD,
-                entity_type=parts.entity_type if parts else None,
-                entity_id=parts.entity_id if parts else None,
-                detail=f"invalid record at {key}: {reason}",
-                key=key,
-                raw_value=preview(raw) if raw is not None else None,
-            )
+        return Row(
+            "",
+            Status.INVALID_RECORD,
+            entity_type=parts.entity_type if parts else None,
+            entity_id=parts.entity_id if parts else None,
+            detail=f"invalid record at {key}: {reason}",
+            key=key,
+            raw_value=preview(raw) if raw is not None else None,
         )
 
     def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float, text: str = "") -> Row:
-        """The row of a key MGET read, for the query ``text``: the general path."""
-        try:
-            data = _loads(raw)  # decode_value's checks, inlined for the valid record
-        except JSONDecodeError:
-            data = None
-        if type(data) is not dict or type(run_id := data.get("runId")) is not str or not run_id:
-            data, reason = decode_value(raw)
-            if data is None:
-                return self._invalid(key, reason, raw)
+        """The row of a key read one by one (a non-string key inspected), for the query ``text``."""
         # Keys here were built by make_key and the namespace has no ':'.
         namespace, entity_type, entity_id = key.split(":", 2)
         if namespace != self.namespace:  # be safe anyway
             return self._invalid(key, "key is not <namespace>:<entity_type>:<entity_id>", raw)
-        run_id, url, org, processed, inferred, expires, detail, metadata = self._record_values(
-            entity_type, entity_id, data, pttl, now
-        )
-        # In ROW_FIELDS order.
-        return (
-            text,
-            Status.FOUND,
-            entity_type,
-            entity_id,
-            run_id,
-            url,
-            org,
-            processed,
-            inferred,
-            expires,
-            detail,
-            key,
-            metadata,
-            None,
-        )
-
-    def record_fields(
-        self, entity_type: str, entity_id: str, data: dict[str, Any], pttl: int, now: float
-    ) -> dict[str, Any]:
-        """Run, link, organization, times and metadata of one valid record."""
-        self._run_url = run_url_builder(self.settings.run_url_template)
-        values = self._record_values(entity_type, entity_id, data, pttl, now)
-        fields = dict(zip(_RECORD_FIELDS, values, strict=True))
-        fields["processed_at"] = row_time(fields["processed_at"])
-        fields["expires_at"] = row_time(fields["expires_at"])
-        if fields["metadata"] is _NO_METADATA:
-            fields["metadata"] = {}
-        return fields
-
-    def _record_values(
-        self, entity_type: str, entity_id: str, data: dict[str, Any], pttl: int, now: float
-    ) -> tuple[Any, ...]:
-        """``record_fields``' values, in ``_RECORD_FIELDS`` order, times as ``row_time`` takes
-        them (a TTL-derived time as its epoch float)."""
-        notes: list[str] = []
-        run_id = data["runId"]
-        url = self._run_url(run_id)
-        if url is None:
-            notes.append("run ID is not of the form run_<letters/digits>: shown without a link")
-        org = data.get("organizationId")
-        if org is not None and not isinstance(org, str):
-            org = str(org)
-        if not org and entity_type == "organization":
-            org = entity_id
-        processed: datetime | float | None = None
-        inferred = False
-        stamp = data.get("timestamp")
-        if stamp is not None:
-            processed = _parse_stamp(stamp)
-            if processed is None:
-                notes.append(f"timestamp {str(stamp)[:40]!r} is not a date")
-        if processed is None and pttl >= 0 and pttl <= self._ttl_ms:  # inferred_time, inlined
-            processed = now - (self.ttl_seconds - pttl / 1000)
-            inferred = True
-            notes.append("time inferred from TTL")
-        elif processed is None:
-            processed, inferred, note = self.inferred_time(pttl, now)
-            if note:
-                notes.append(note)
-        elif processed.timestamp() > now + _FUTURE_SECONDS:  # type: ignore[union-attr]
-            notes.append("timestamp is in the future (producer clock skew?)")
-        expires = now + pttl / 1000 if pttl >= 0 else None
-        if pttl == -2:
-            notes.append("key expired while being read")
-        value = data.get("entityType")
-        if value is not None and value != entity_type:
-            notes.append(f"record says entityType={str(value)[:60]!r}")
-        value = data.get("entityId")
-        if value is not None and value != entity_id:
-            notes.append(f"record says entityId={str(value)[:60]!r}")
-        return (
-            run_id,
-            url,
-            org or None,
-            processed,
-            inferred,
-            expires,
-            "; ".join(notes) if notes else "",
-            extra_metadata(data) if len(data) > 1 else _NO_METADATA,
-        )
-
-    def inferred_time(self, pttl: int, now: float) -> tuple[datetime | None, bool, str]:
-        """Write time from the remaining TTL: ``now - (ttl - remaining)``."""
-        if pttl == -1:
-            return None, False, "key has no TTL: processing time unknown"
-        if pttl < 0:
-            return None, False, ""
-        age = self.ttl_seconds - pttl / 1000
-        note = "time inferred from TTL"
-        if age < 0:
-            note += (
-                f" (remaining TTL exceeds TELEMETRY_TTL_SECONDS={self.ttl_seconds}; "
-                "check the setting)"
-            )
-        return datetime.fromtimestamp(now - age, tz=UTC), True, note
+        found: dict[str, Row] = {}
+        self._collect([key], [(text, entity_type, entity_id)], [raw], [pttl], found, {}, now)
+        return found[key]
 
     # -- scan ----------------------------------------------------------------
 
@@ -779,9 +574,15 @@ class TelemetryReader:
         types: Sequence[str] | None = None,
         batch_size: int = DEFAULT_CHUNK_KEYS,
         max_keys: int | None = None,
+        now: float | None = None,
+        on_record: RecordSink | None = None,
     ) -> Iterator[ScanBatch]:
-        """Stream the namespace: one batch per SCAN reply, records decoded, invalid ones kept.
+        """Stream the namespace: one batch per SCAN reply, records read, invalid ones kept.
 
+        Records' facts are as of ``now`` (the reader's clock when the scan
+        starts, by default): TTL-inferred times of one scan share one instant.
+        With ``on_record``, each valid record goes to it as it is read
+        (``(entity_type, entity_id, facts)``) instead of into its batch.
         Raises ``StoreUnavailableError`` when the first round trip fails; later
         failures end the stream with a batch whose ``error`` says why.
         """
@@ -791,6 +592,7 @@ class TelemetryReader:
         else:
             pattern = scan_pattern(self.namespace)
         max_keys = max_keys or self.settings.scan_max_keys
+        now = self.clock() if now is None else now
         scanned = 0
         for keys, values, pttls, last, complete, error in self.store.scan_fetch(
             pattern, batch_size, max_keys
@@ -799,7 +601,11 @@ class TelemetryReader:
                 yield ScanBatch(scanned=scanned, error=error)
                 return
             scanned += len(keys)
-            batch = self._decode_batch(keys, values, pttls, wanted) if keys else ScanBatch()
+            batch = (
+                self._decode_batch(keys, values, pttls, wanted, now, on_record)
+                if keys
+                else ScanBatch()
+            )
             batch.scanned = scanned
             if batch.error:  # Redis failed while inspecting: what was read is kept
                 yield batch
@@ -814,8 +620,11 @@ class TelemetryReader:
         values: list[Any],
         pttls: list[int],
         wanted: set[str] | None,
+        now: float,
+        on_record: RecordSink | None = None,
     ) -> ScanBatch:
         batch = ScanBatch()
+        ttl_seconds = self.ttl_seconds
         odd: list[str] = []
         namespace = self.namespace
         head = namespace + ":"
@@ -845,11 +654,13 @@ class TelemetryReader:
             if type(raw) is WrongType:
                 invalid.append(InvalidRecord(key, f"key holds a Redis {raw}, not a string"))
                 continue
-            data, reason = decode_value(raw)
-            if data is None:
-                invalid.append(InvalidRecord(key, reason, preview(raw)))
+            facts = interpret(entity_type, entity_id, raw, pttl, now, ttl_seconds)
+            if type(facts) is str:
+                invalid.append(InvalidRecord(key, facts, preview(raw)))
+            elif on_record is not None:
+                on_record(entity_type, entity_id, facts)
             else:
-                records.append(ScannedRecord(key, entity_type, entity_id, data, pttl))
+                records.append(ScannedRecord(key, entity_type, entity_id, facts, pttl))
         if odd:
             try:
                 inspected = self.store.inspect(odd)
@@ -862,14 +673,19 @@ class TelemetryReader:
                 parts = parse_key(key, namespace)
                 if parts is None:
                     continue  # malformed keys were reported in the first pass
-                data, reason = decode_value(raw) if raw is not None else (None, "")
-                if data is not None:
-                    batch.records.append(
-                        ScannedRecord(key, parts.entity_type, parts.entity_id, data, pttl)
-                    )
-                else:
+                if raw is None:
                     batch.invalid.append(
-                        InvalidRecord(key, reason or f"key holds a Redis {kind}, not a string")
+                        InvalidRecord(key, f"key holds a Redis {kind}, not a string")
+                    )
+                    continue
+                facts = interpret(parts.entity_type, parts.entity_id, raw, pttl, now, ttl_seconds)
+                if type(facts) is str:
+                    batch.invalid.append(InvalidRecord(key, facts))
+                elif on_record is not None:
+                    on_record(parts.entity_type, parts.entity_id, facts)
+                else:
+                    batch.records.append(
+                        ScannedRecord(key, parts.entity_type, parts.entity_id, facts, pttl)
                     )
         return batch
 
@@ -880,23 +696,3 @@ def _duration(seconds: int) -> str:
         if seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} s"
-
-
-def _defaults(query: str, status: Status, **fields: Any) -> dict[str, Any]:
-    """Every field of ``Result`` for ``model_construct``, which skips validation on hot paths."""
-    return {
-        "query": query,
-        "status": status,
-        "entity_type": None,
-        "entity_id": None,
-        "run_id": None,
-        "run_url": None,
-        "organization_id": None,
-        "processed_at": None,
-        "processed_at_inferred": False,
-        "expires_at": None,
-        "detail": "",
-        "key": None,
-        "metadata": {},
-        "raw_value": None,
-    } | fields

@@ -15,8 +15,9 @@ from typing import Any
 
 from .errors import InputFormatError
 from .export import SUMMARY_CSV_HEADER, write_csv
-from .models import format_time, parse_timestamp
-from .reader import InvalidRecord, ScanBatch, TelemetryReader, paused_gc
+from .models import format_time
+from .reader import InvalidRecord, ScanBatch, TelemetryReader
+from .record import Facts
 
 INVALID_EXAMPLES = 20
 UNKNOWN_ORG = ""
@@ -130,30 +131,6 @@ class Summary:
         }
 
 
-def _canonical_epoch(stamp: Any, hours: dict[str, float]) -> float | None:
-    """Epoch seconds of ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (what producers write) without datetime.
-
-    The hour's epoch comes from ``hours`` (one ``fromisoformat`` per distinct
-    hour); anything else is None, for ``parse_timestamp``.
-    """
-    if type(stamp) is not str or len(stamp) != 24 or stamp[23] != "Z" or stamp[10] != "T":
-        return None
-    base = hours.get(stamp[:13])
-    if base is None:
-        try:
-            base = datetime.fromisoformat(stamp[:13] + ":00:00+00:00").timestamp()
-        except ValueError:
-            return None
-        hours[stamp[:13]] = base
-    minutes, seconds, millis = stamp[14:16], stamp[17:19], stamp[20:23]
-    if not (minutes + seconds + millis).isdigit() or stamp[13] + stamp[16] + stamp[19] != "::.":
-        return None
-    minute, second = int(minutes), int(seconds)
-    if minute > 59 or second > 59:
-        return None
-    return base + minute * 60 + second + int(millis) / 1000
-
-
 def _iso(epoch: float) -> str:
     if epoch != epoch or epoch <= 0:  # NaN marks "no time known"
         return ""
@@ -173,17 +150,18 @@ class Summarizer:
         keep_rows: int = 0,
     ) -> None:
         self.now = now
-        self.ttl_seconds = ttl_seconds
+        self.ttl_seconds = ttl_seconds  # informational: the scan's facts already apply the TTL rule
         self.start = None if since is None else now - since.total_seconds()
         self.orgs = set(organizations) if organizations else None
         self.keep_rows = keep_rows
-        self._hours: dict[str, float] = {}  # "2026-11-20T10" -> its epoch, see _canonical_epoch
         self.summary = Summary(
             as_of=datetime.fromtimestamp(now, tz=UTC),
             window_start=None if self.start is None else datetime.fromtimestamp(self.start, tz=UTC),
         )
 
     def add(self, batch: ScanBatch) -> None:
+        """Fold a batch in: its invalid keys, its records (when the scan kept them) and
+        how far the scan got."""
         s = self.summary
         s.scanned_keys = batch.scanned
         for invalid in batch.invalid:
@@ -191,72 +169,64 @@ class Summarizer:
             s.invalid_reasons[invalid.reason] += 1
             if len(s.invalid_examples) < INVALID_EXAMPLES:
                 s.invalid_examples.append(invalid)
-        start, now, ttl, orgs = self.start, self.now, self.ttl_seconds, self.orgs
-        groups, hourly, statuses = s.groups, s.hourly, s.statuses
-        hours = self._hours
+        add_record = self.add_record
         for record in batch.records:
-            data = record.data
-            entity_type = record.entity_type
-            inferred = False
-            ts: float | None = None
-            stamp = data.get("timestamp")
-            if stamp is not None:
-                ts = _canonical_epoch(stamp, hours)
-                if ts is None:
-                    parsed = parse_timestamp(stamp)
-                    if parsed is not None:
-                        ts = parsed.timestamp()
-            if ts is None and record.pttl_ms >= 0:
-                ts = now - (ttl - record.pttl_ms / 1000)
-                inferred = True
-            if start is not None and (ts is None or ts < start):
-                s.outside_window += 1
-                continue
-            org = data.get("organizationId")
-            if type(org) is not str:
-                org = str(org) if org is not None else UNKNOWN_ORG
-            if not org and entity_type == "organization":
-                org = record.entity_id
-            if orgs is not None and org not in orgs:
-                continue
-            s.records += 1
-            if inferred:
-                s.inferred_times += 1
-            group = groups.get((entity_type, org))
-            if group is None:
-                groups[(entity_type, org)] = [1, ts if ts is not None else float("nan")]
-            else:
-                group[0] += 1
-                if ts is not None and not ts <= group[1]:
-                    group[1] = ts
-            if ts is not None:
-                hourly[(int(ts // 3600) * 3600, entity_type)] += 1
-            meta = data.get("metadata")
-            status = ""
-            if type(meta) is dict:
-                value = meta.get("status")
-                if type(value) is str:
-                    status = value
-                    statuses[(entity_type, value)] += 1
-            if self.keep_rows:
-                if len(s.rows) < self.keep_rows:
-                    s.rows.append(
-                        (
-                            entity_type,
-                            record.entity_id,
-                            data["runId"],
-                            org,
-                            ts if ts is not None else float("nan"),
-                            inferred,
-                            status,
-                        )
-                    )
-                else:
-                    s.rows_truncated = True
+            add_record(record.entity_type, record.entity_id, record.facts)
         if batch.error:
             s.error = batch.error
         s.capped = s.capped or batch.capped
         s.complete = batch.done and not batch.error
+
+    def add_record(self, entity_type: str, entity_id: str, facts: Facts) -> None:
+        """Fold one valid record in; ``summarize`` has the scan call this as it reads, so
+        no record outlives its fold (see ``summarize``)."""
+        s = self.summary
+        inferred = facts.processed_at_inferred
+        ts = facts.processed_at
+        if ts is not None and type(ts) is not float:
+            ts = ts.timestamp()  # a producer's datetime
+        start = self.start
+        if start is not None and (ts is None or ts < start):
+            s.outside_window += 1
+            return
+        org = facts.organization_id or UNKNOWN_ORG
+        if self.orgs is not None and org not in self.orgs:
+            return
+        s.records += 1
+        if inferred:
+            s.inferred_times += 1
+        groups = s.groups
+        group = groups.get((entity_type, org))
+        if group is None:
+            groups[(entity_type, org)] = [1, ts if ts is not None else float("nan")]
+        else:
+            group[0] += 1
+            if ts is not None and not ts <= group[1]:
+                group[1] = ts
+        if ts is not None:
+            s.hourly[(int(ts // 3600) * 3600, entity_type)] += 1
+        meta = facts.data.get("metadata")
+        status = ""
+        if type(meta) is dict:
+            value = meta.get("status")
+            if type(value) is str:
+                status = value
+                s.statuses[(entity_type, value)] += 1
+        if self.keep_rows:
+            if len(s.rows) < self.keep_rows:
+                s.rows.append(
+                    (
+                        entity_type,
+                        entity_id,
+                        facts.run_id,
+                        org,
+                        ts if ts is not None else float("nan"),
+                        inferred,
+                        status,
+                    )
+                )
+            else:
+                s.rows_truncated = True
 
 
 def summarize(
@@ -280,10 +250,18 @@ def summarize(
         organizations=organizations,
         keep_rows=keep_rows,
     )
-    with paused_gc():
-        for batch in reader.scan(types=list(types) if types else None, max_keys=max_keys):
-            summarizer.add(batch)
-            if progress is not None:
-                s = summarizer.summary
-                progress(s.scanned_keys, s.records, s.invalid_records)
+    # Records are folded as the scan reads them rather than kept for the batch: a batch
+    # of live records outlives young collections and gets promoted, and with the
+    # collector never paused (it is the whole server's) that costs full collections.
+    scan = reader.scan(
+        types=list(types) if types else None,
+        max_keys=max_keys,
+        now=summarizer.now,
+        on_record=summarizer.add_record,
+    )
+    for batch in scan:
+        summarizer.add(batch)
+        if progress is not None:
+            s = summarizer.summary
+            progress(s.scanned_keys, s.records, s.invalid_records)
     return summarizer.summary

@@ -19,6 +19,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import reset_process_state
+from e2e.harness import cookie_present
 from redis_server import RedisServer
 from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY, mode_cookie_key
 from telemetry.users import MAX_USERNAME_LENGTH, add_user, load_users, remove_user
@@ -642,6 +643,8 @@ def test_browser_deep_link_cookie_and_sign_out(live_app: str, real_mode: RedisSe
             # ...and the deep link landed where it pointed.
             expect(page).to_have_url(f"{live_app}/{target['url_path']}?from=link")
             expect(page.get_by_role("heading", name=target["title"]).first).to_be_visible()
+            # The cookie component stores the cookie a run or two after sign-in.
+            page.wait_for_function(cookie_present("run_lookup_auth"))
             cookie = next(c for c in context.cookies() if c["name"] == "run_lookup_auth")
             assert cookie["sameSite"] == "Strict"
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +183,37 @@ def test_settings_come_from_secrets_too(monkeypatch: pytest.MonkeyPatch) -> None
     at = make_app(secrets={"TELEMETRY_NAMESPACE": "custom_ns"})
     no_exception(at)
     assert "namespace `custom_ns`" in sidebar_text(at)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(None, "{}"), ("A = 1\n", "{'A': 1}"), ('REDIS_URL = "unterminated\n', "ConfigError")],
+    ids=["no file", "a file", "a broken file"],
+)
+def test_no_secrets_file_is_normal_and_a_broken_one_is_a_config_error(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    """Streamlit raises the same FileNotFoundError for both; ``read_secrets`` tells them apart
+    (in a process of its own: Streamlit reads its secrets once per process)."""
+    if content is not None:
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(content)
+    script = (
+        "from ui import context\n"
+        "try:\n    print(repr(context.read_secrets()))\n"
+        "except Exception as exc:\n    print(type(exc).__name__)\n"
+    )
+    env = {"HOME": str(tmp_path), "PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(APP.parent)}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == expected
 
 
 def test_markdown_helpers_neutralise_record_data() -> None:

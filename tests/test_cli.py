@@ -25,7 +25,7 @@ from redis_server import free_port
 from telemetry.config import Settings
 from telemetry.errors import StoreUnavailableError
 from telemetry.reader import TelemetryReader
-from telemetry.store import Store
+from telemetry.store import SingleStore
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
@@ -224,10 +224,11 @@ def test_resolve_empty_input_prints_header_only(
     assert (code, out, err) == (0, RESOLVE_HEADER + "\r\n", "")
 
 
-class FailingStore(Store):
+class FailingStore(SingleStore):
     """Fetches fail from the second round trip on."""
 
     calls = 0
+    read_ahead = False  # every chunk through fetch
 
     def fetch(self, keys: list[str]) -> Any:
         FailingStore.calls += 1

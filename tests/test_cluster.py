@@ -34,13 +34,20 @@ from redis.cluster import RedisCluster
 
 from redis_cluster import LocalCluster
 from redis_server import RedisServer, free_port
-from telemetry.cluster import CLUSTER_PRIVILEGE_RULES, ClusterStore
 from telemetry.config import Settings
 from telemetry.errors import PartialFetchError, StoreUnavailableError
 from telemetry.ids import parse_ids
 from telemetry.models import Result, Status
 from telemetry.reader import TelemetryReader
-from telemetry.store import LEAST_PRIVILEGE_RULES, Store, connect
+from telemetry.store import (
+    CLUSTER_PRIVILEGE_RULES,
+    LEAST_PRIVILEGE_RULES,
+    ClusterStore,
+    SingleStore,
+    Store,
+    connect,
+)
+from telemetry.store._redis_internals import refresh_slot_map
 from telemetry.summary import Summarizer, Summary, summarize
 from telemetry.writer import SyntheticRecord, generate_records, write_records
 
@@ -283,7 +290,7 @@ def test_single_node_path_is_unchanged(redis_server: RedisServer) -> None:
     _reset_single(redis_server)
     settings = Settings.load(redis_url=redis_server.url)
     store = Store.for_client(connect(settings), settings)
-    assert type(store) is Store
+    assert type(store) is SingleStore
 
 
 def test_describe_redacts_the_password(cluster: LocalCluster) -> None:
@@ -480,7 +487,7 @@ def test_one_pipeline_per_primary_per_chunk(
     store = reader.store
     assert isinstance(store, ClusterStore)
     sent: list[str] = []
-    import telemetry.cluster as module
+    import telemetry.store.cluster as module
 
     original = module._Request.send
 
@@ -673,6 +680,7 @@ def test_reads_follow_a_slot_migration(cluster: LocalCluster) -> None:
     backend = Backend("cluster", cluster)
     records = backend.seed(300)
     reader = backend.reader()  # its slot map is read now, before the move
+    stale = cluster.client()  # likewise
     record = next(r for r in records if r.valid)
     source = cluster.node_for_key(record.key)
     target = next(node for node in cluster.nodes if node is not source)
@@ -694,6 +702,12 @@ def test_reads_follow_a_slot_migration(cluster: LocalCluster) -> None:
             with node.client() as client:
                 client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
     cluster.wait_ok()
+    # What the store relies on past redis-py's public API (_redis_internals): the slot map
+    # is not re-read on its own; refresh_slot_map re-reads it.
+    assert stale.get_node_from_key(record.key).port == source.port
+    refresh_slot_map(stale)
+    assert stale.get_node_from_key(record.key).port == target.port
+    stale.close()
     # MOVED: the reader's slot map still names the source, until it re-reads it.
     cluster.reset_stats()
     resolution = resolve_all(reader, all_ids_text(records))

@@ -1,12 +1,14 @@
-"""The bulk resolve's fast paths give exactly what the general paths give.
+"""The bulk resolve's fast paths give exactly what the general paths give, and the
+readers' rules (``record.interpret``) case by case.
 
-Each fast path (plain-line parsing, the prefix matcher, inline record decoding,
-epoch-float times in rows, the vectorised table times, the trimmed table) is
-compared, case by case, with the general code it stands in for.
+Each fast path (plain-line parsing, the prefix matcher, epoch-float times in
+rows, the vectorised table times, the trimmed table) is compared, case by case,
+with the general code it stands in for.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import random
 from datetime import UTC, datetime
@@ -25,16 +27,16 @@ from telemetry.export import results_csv
 from telemetry.ids import Query, parse_ids
 from telemetry.models import Status
 from telemetry.reader import (
-    EXPIRES_AT,
-    PROCESSED_AT,
     Resolution,
     TelemetryReader,
     row_result,
     row_time,
 )
+from telemetry.record import Facts, interpret
 from telemetry.registry import EntityRegistry
 from telemetry.store import WrongType
-from ui import bulk_view
+from telemetry.summary import summarize
+from ui import tables
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL_MS = 1_209_600_000
@@ -156,7 +158,7 @@ def test_prefix_matcher_is_registry_match(types: dict[str, list[str]] | None) ->
         assert (exact.get(guess) or match(entity_id)) == expected, entity_id
 
 
-# -- reader: inline decoding vs the general path ---------------------------------------
+# -- record.interpret: the readers' rules, case by case ----------------------------------
 
 RICH = {
     "runId": "run_abc123",
@@ -227,35 +229,240 @@ def reader() -> TelemetryReader:
     return TelemetryReader(fakeredis.FakeRedis(), Settings.load(), clock=lambda: NOW)
 
 
+STAMP = datetime(2027, 1, 14, 10, 15, 0, 250_000, tzinfo=UTC)
+INFERRED = NOW - (1_209_600 - HALF_TTL / 1000)
+EXPIRES = NOW + HALF_TTL / 1000
+TTL_NOTE = "time inferred from TTL"
+# name: (entity type, value, PTTL) -> facts as (run ID, organization, processed_at,
+# inferred, expires_at, notes) or the invalid record's reason.
+FACTS: dict[str, tuple[tuple[str, Any, int], Any]] = {
+    "minimal": (
+        ("payment", {"runId": "run_abc123"}, HALF_TTL),
+        ("run_abc123", None, INFERRED, True, EXPIRES, TTL_NOTE),
+    ),
+    "minimal, organization entity type": (
+        ("organization", {"runId": "run_abc123"}, HALF_TTL),
+        ("run_abc123", "org_7", INFERRED, True, EXPIRES, TTL_NOTE),
+    ),
+    "minimal, full TTL left": (
+        ("payment", {"runId": "run_1"}, TTL_MS),
+        ("run_1", None, NOW, True, NOW + 1_209_600, TTL_NOTE),
+    ),
+    "minimal, TTL over the setting": (
+        ("payment", {"runId": "run_1"}, TTL_MS + 1000),
+        (
+            "run_1",
+            None,
+            NOW + 1,
+            True,
+            NOW + 1_209_601,
+            f"{TTL_NOTE} (remaining TTL exceeds TELEMETRY_TTL_SECONDS=1209600; check the setting)",
+        ),
+    ),
+    "minimal, no TTL (-1)": (
+        ("payment", {"runId": "run_1"}, -1),
+        ("run_1", None, None, False, None, "key has no TTL: processing time unknown"),
+    ),
+    "minimal, gone while read (-2)": (
+        ("payment", {"runId": "run_1"}, -2),
+        ("run_1", None, None, False, None, "key expired while being read"),
+    ),
+    "rich": (("payment", RICH, HALF_TTL), ("run_abc123", "org_9", STAMP, False, EXPIRES, "")),
+    "rich, no TTL": (("payment", RICH, -1), ("run_abc123", "org_9", STAMP, False, None, "")),
+    "rich, organization from the record, not the key": (
+        ("organization", RICH | {"entityType": "organization", "entityId": "org_7"}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "rich minus organization": (
+        ("payment", {k: v for k, v in RICH.items() if k != "organizationId"}, HALF_TTL),
+        ("run_abc123", None, STAMP, False, EXPIRES, ""),
+    ),
+    "numeric organization": (
+        ("payment", {"runId": "run_1", "organizationId": 9}, HALF_TTL),
+        ("run_1", "9", INFERRED, True, EXPIRES, TTL_NOTE),
+    ),
+    "empty organization, organization entity type": (
+        ("organization", {"runId": "run_1", "organizationId": ""}, HALF_TTL),
+        ("run_1", "org_7", INFERRED, True, EXPIRES, TTL_NOTE),
+    ),
+    "offset timestamp": (
+        ("payment", RICH | {"timestamp": "2027-01-14T12:15:00.25+02:00"}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "naive timestamp is UTC": (
+        ("payment", RICH | {"timestamp": "2027-01-14T10:15:00.250"}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "padded timestamp": (
+        ("payment", RICH | {"timestamp": " 2027-01-14T10:15:00.250Z "}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "epoch milliseconds": (
+        ("payment", RICH | {"timestamp": 1_799_921_700_250}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "epoch seconds as digits": (
+        ("payment", RICH | {"timestamp": "1799921700.25"}, HALF_TTL),
+        ("run_abc123", "org_9", STAMP, False, EXPIRES, ""),
+    ),
+    "year 1": (
+        ("payment", RICH | {"timestamp": "0001-01-01T00:00:00Z"}, HALF_TTL),
+        ("run_abc123", "org_9", datetime(1, 1, 1, tzinfo=UTC), False, EXPIRES, ""),
+    ),
+    "year 1 with an offset before it": (
+        ("payment", RICH | {"timestamp": "0001-01-01T00:00:00+01:00"}, HALF_TTL),
+        (
+            "run_abc123",
+            "org_9",
+            INFERRED,
+            True,
+            EXPIRES,
+            f"timestamp '0001-01-01T00:00:00+01:00' is not a date; {TTL_NOTE}",
+        ),
+    ),
+    "five minutes ahead is not the future": (
+        ("payment", RICH | {"timestamp": "2027-01-15T08:05:00Z"}, HALF_TTL),
+        ("run_abc123", "org_9", datetime(2027, 1, 15, 8, 5, tzinfo=UTC), False, EXPIRES, ""),
+    ),
+    "future timestamp": (
+        ("payment", RICH | {"timestamp": "2099-01-01T00:00:00Z"}, HALF_TTL),
+        (
+            "run_abc123",
+            "org_9",
+            datetime(2099, 1, 1, tzinfo=UTC),
+            False,
+            EXPIRES,
+            "timestamp is in the future (producer clock skew?)",
+        ),
+    ),
+    "unreadable timestamp, time from the TTL": (
+        ("payment", RICH | {"timestamp": "yesterday"}, HALF_TTL),
+        (
+            "run_abc123",
+            "org_9",
+            INFERRED,
+            True,
+            EXPIRES,
+            f"timestamp 'yesterday' is not a date; {TTL_NOTE}",
+        ),
+    ),
+    "record disagrees with its key": (
+        ("payment", RICH | {"entityType": "invoice", "entityId": "inv_1"}, HALF_TTL),
+        (
+            "run_abc123",
+            "org_9",
+            STAMP,
+            False,
+            EXPIRES,
+            "record says entityType='invoice'; record says entityId='inv_1'",
+        ),
+    ),
+    "not JSON": (("payment", b"{runId: run_1", HALF_TTL), "value is not JSON"),
+    "JSON array": (("payment", b"[1, 2]", HALF_TTL), "value is JSON an array, not an object"),
+    "no runId": (("payment", {"run": "run_1"}, HALF_TTL), "no runId field"),
+    "runId not a string": (("payment", {"runId": 7}, HALF_TTL), "runId is a number, not a string"),
+    "runId null": (("payment", {"runId": None}, HALF_TTL), "runId is null, not a string"),
+    "runId empty": (("payment", {"runId": ""}, HALF_TTL), "runId is empty"),
+}
+
+
+@pytest.mark.parametrize("case", FACTS.values(), ids=FACTS.keys())
+def test_interpret(case: tuple[tuple[str, Any, int], Any]) -> None:
+    """A stored value and its PTTL give these facts, or this invalid-record reason."""
+    (entity_type, value, pttl), expected = case
+    entity_id = "org_7" if entity_type == "organization" else "pym_1"
+    facts = interpret(entity_type, entity_id, _raw(value), pttl, NOW, 1_209_600)
+    if isinstance(expected, str):
+        assert facts == expected
+        return
+    assert isinstance(facts, Facts)
+    assert tuple(facts[:6]) == expected
+    assert facts.data == orjson.loads(_raw(value))
+
+
+METADATA_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "minimal: none": ({"runId": "run_1"}, {}),
+    "rich: its metadata": (RICH, {"status": "succeeded", "amount": 4200}),
+    "unknown fields kept": (
+        RICH | {"region": "eu"},
+        {"status": "succeeded", "amount": 4200, "region": "eu"},
+    ),
+    "only unknown fields": ({"runId": "run_1", "region": "eu"}, {"region": "eu"}),
+    "metadata not an object": (RICH | {"metadata": [1, 2]}, {"metadata": [1, 2]}),
+}
+
+
+@pytest.mark.parametrize("case", METADATA_CASES.values(), ids=METADATA_CASES.keys())
+def test_interpret_metadata(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Metadata is the record's ``metadata`` plus every unknown field, never an error."""
+    value, expected = case
+    facts = interpret("payment", "pym_1", _raw(value), HALF_TTL, NOW, 1_209_600)
+    assert isinstance(facts, Facts)
+    assert facts.metadata == expected
+
+
 @pytest.mark.parametrize("where", KEYS.values(), ids=KEYS.keys())
 @pytest.mark.parametrize("record", RECORDS.values(), ids=RECORDS.keys())
-def test_inline_decoding_gives_the_general_row(
+def test_rows_carry_the_facts(
     reader: TelemetryReader, record: tuple[Any, int], where: tuple[str, str]
 ) -> None:
-    """Every record decoded in ``_collect`` gives ``_result_for``'s row, value for value."""
+    """A found row is its record's facts plus the run's link; an invalid one names the reason."""
     value, pttl = record
     entity_type, entity_id = where
     key = f"telemetry:{entity_type}:{entity_id}"
-    found: dict[str, Any] = {}
-    reader._collect([key], [("q", entity_type, entity_id)], [_raw(value)], [pttl], found, {}, NOW)
-    general = reader._result_for(key, _raw(value), pttl, NOW, "q")
-    assert found[key] == general
-    assert [type(cell) for cell in found[key]] == [type(cell) for cell in general]
-    assert row_result(found[key]) == row_result(general)
+    row = reader._result_for(key, _raw(value), pttl, NOW, "q")
+    facts = interpret(entity_type, entity_id, _raw(value), pttl, NOW, 1_209_600)
+    if isinstance(facts, str):
+        assert (row.status, row.detail) == (
+            Status.INVALID_RECORD,
+            f"invalid record at {key}: {facts}",
+        )
+        return
+    assert row.status is Status.FOUND
+    assert (row.run_id, row.organization_id, row.processed_at) == facts[:3]
+    assert (row.processed_at_inferred, row.expires_at, row.metadata) == (
+        facts.processed_at_inferred,
+        facts.expires_at,
+        facts.metadata,
+    )
+    if row.run_url is None:
+        assert row.detail.startswith("run ID is not of the form run_<letters/digits>")
+    else:
+        assert (row.run_url, row.detail) == (
+            f"https://cloud.trigger.dev/runs/{facts.run_id}",
+            facts.notes,
+        )
 
 
-@pytest.mark.parametrize("name", ["minimal", "minimal, full TTL", "rich", "rich, 5 min ahead"])
-def test_usual_records_are_decoded_inline(
-    reader: TelemetryReader, name: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The shapes producers write never reach the general path (so the test above compares
-    the inline decoding with it, not the general path with itself)."""
-    value, pttl = RECORDS[name]
-    monkeypatch.setattr(reader, "_result_for", lambda *args: pytest.fail("general path"))
-    found: dict[str, Any] = {}
-    key = "telemetry:payment:pym_1"
-    reader._collect([key], [("q", "payment", "pym_1")], [_raw(value)], [pttl], found, {}, NOW)
-    assert found[key][1] is Status.FOUND
+def test_reads_leave_garbage_collection_alone(reader: TelemetryReader) -> None:
+    """Resolve and summary never switch the process's (every session's) garbage collector off."""
+    seen: list[bool] = []
+    queries = parse_ids("pym_1\npym_2", REGISTRY).queries
+    reader.resolve(queries, progress=lambda *_: seen.append(gc.isenabled()))
+    summarize(reader, progress=lambda *_: seen.append(gc.isenabled()))
+    assert seen and all(seen) and gc.isenabled()
+
+
+def test_scan_hands_records_to_on_record_instead_of_its_batches() -> None:
+    """With ``on_record`` a scan's records go to it, facts and all, and its batches keep
+    only the invalid keys and the progress."""
+    client = fakeredis.FakeRedis()
+    client.set("telemetry:payment:pym_1", orjson.dumps(RICH), px=HALF_TTL)
+    client.set("telemetry:organization:org_7", b'{"runId": "run_2"}', px=HALF_TTL)
+    client.set("telemetry:invoice:inv_1", b"{oops", px=HALF_TTL)
+    reader = TelemetryReader(client, Settings.load(), clock=lambda: NOW)
+    kept = [(r.entity_type, r.entity_id, r.facts) for b in reader.scan() for r in b.records]
+    handed: list[tuple[str, str, Facts]] = []
+    batches = list(reader.scan(on_record=lambda *record: handed.append(record)))
+
+    # The TTL runs down between the two scans: expiry may differ by a millisecond.
+    def same(records: list[tuple[str, str, Facts]]) -> list[tuple[str, str, Facts]]:
+        return sorted((t, i, f._replace(expires_at=None)) for t, i, f in records)
+
+    assert same(handed) == same(kept) and len(handed) == 2
+    assert not any(batch.records for batch in batches)
+    assert [i.key for batch in batches for i in batch.invalid] == ["telemetry:invoice:inv_1"]
+    assert batches[-1].done and batches[-1].scanned == 3
 
 
 def test_wrong_type_and_missing_keys_in_collect(reader: TelemetryReader) -> None:
@@ -265,7 +472,7 @@ def test_wrong_type_and_missing_keys_in_collect(reader: TelemetryReader) -> None
     owners = [("a", "payment", "pym_1"), ("b", "payment", "pym_2")]
     reader._collect(keys, owners, [WrongType("hash"), None], [5, -2], found, {}, NOW)
     assert list(found) == [keys[0]]
-    assert found[keys[0]][1] is Status.INVALID_RECORD
+    assert found[keys[0]].status is Status.INVALID_RECORD
 
 
 # -- rows keep epoch floats: Results and the CSV see the datetimes ------------------------
@@ -275,24 +482,19 @@ def test_wrong_type_and_missing_keys_in_collect(reader: TelemetryReader) -> None
     "pttl", [HALF_TTL, 1, 0, 999, TTL_MS, 123_456_789, -1], ids=lambda p: f"pttl {p}"
 )
 def test_row_times_become_the_eager_datetimes(reader: TelemetryReader, pttl: int) -> None:
-    """A row's epoch-float times become the datetimes eager conversion gave, in Results
-    and in ``record_fields``; the Result's metadata is a dict of its own."""
+    """A row's epoch-float times become the datetimes eager conversion gave, in Results;
+    the Result's metadata is a dict of its own."""
     key = "telemetry:payment:pym_1"
     row = reader._result_for(key, b'{"runId": "run_1"}', pttl, NOW, "pym_1")
     result = row_result(row)
     if pttl >= 0:
-        assert type(row[EXPIRES_AT]) is float
+        assert type(row.expires_at) is float
         assert result.expires_at == datetime.fromtimestamp(NOW + pttl / 1000, tz=UTC)
         assert result.processed_at == datetime.fromtimestamp(
             NOW - (1_209_600 - pttl / 1000), tz=UTC
         )
     else:
         assert (result.expires_at, result.processed_at) == (None, None)
-    fields = reader.record_fields("payment", "pym_1", {"runId": "run_1"}, pttl, NOW)
-    assert (fields["processed_at"], fields["expires_at"]) == (
-        result.processed_at,
-        result.expires_at,
-    )
     assert result.metadata == {} and result.metadata is not row_result(row).metadata
 
 
@@ -334,12 +536,12 @@ def test_epoch_ms_is_the_per_row_conversion() -> None:
     expected = [
         None if (value := row_time(t)) is None else int(value.timestamp() * 1000) for t in times
     ]
-    assert bulk_view.epoch_ms(times).cast("int64").to_pylist() == expected
+    assert tables.epoch_ms(times).cast("int64").to_pylist() == expected
 
 
 def test_epoch_ms_of_an_empty_column() -> None:
     """No rows, no times: an empty array."""
-    assert len(bulk_view.epoch_ms([])) == 0
+    assert len(tables.epoch_ms([])) == 0
 
 
 def _resolution(rows: list[tuple[Any, ...]]) -> Resolution:
@@ -349,12 +551,12 @@ def _resolution(rows: list[tuple[Any, ...]]) -> Resolution:
 def test_csv_and_results_read_float_and_datetime_times_alike(reader: TelemetryReader) -> None:
     """CSV cells and Results of a row with float times equal those of its datetime twin."""
     row = reader._result_for("telemetry:payment:pym_1", b'{"runId":"run_1"}', HALF_TTL, NOW, "q")
-    twin = list(row)
-    twin[PROCESSED_AT] = row_time(row[PROCESSED_AT])
-    twin[EXPIRES_AT] = row_time(row[EXPIRES_AT])
-    assert results_csv(_resolution([row])) == results_csv(_resolution([tuple(twin)]))
+    twin = row._replace(
+        processed_at=row_time(row.processed_at), expires_at=row_time(row.expires_at)
+    )
+    assert results_csv(_resolution([row])) == results_csv(_resolution([twin]))
     assert results_csv(_resolution([row])) == results_csv(_resolution([row]).results)
-    assert row_result(row) == row_result(tuple(twin))
+    assert row_result(row) == row_result(twin)
 
 
 @pytest.mark.parametrize("unlinked", [False, True], ids=["all linked", "one unlinked"])
@@ -367,13 +569,13 @@ def test_table_sends_the_run_id_column_only_when_shown(
         reader._result_for(f"telemetry:payment:pym_{i}", raw, HALF_TTL, NOW, f"pym_{i}")
         for i, raw in enumerate(raws)
     ]
-    table, found_runs, missing = bulk_view.build_table(_resolution(rows))
+    table, found_runs, missing = tables.bulk_table(_resolution(rows))
     assert ("run_id" in table.column_names) is unlinked
     assert found_runs.to_pylist() == ["run_1", "run-2" if unlinked else "run_2"]
     assert missing == []
     assert table["status"].to_pylist() == ["found", "found"]
     assert table["processed_at"].cast("int64").to_pylist() == [
-        int(row_time(row[PROCESSED_AT]).timestamp() * 1000)  # type: ignore[union-attr]
+        int(row_time(row.processed_at).timestamp() * 1000)  # type: ignore[union-attr]
         for row in rows
     ]
     assert not math.isnan(float(table["expires_at"].cast("int64")[0].as_py()))
@@ -423,15 +625,16 @@ def _varied_rows(reader: TelemetryReader) -> list[tuple[Any, ...]]:
         reader._invalid("telemetry:payment:-pym", "value is not JSON", b"=1+1"),
     ]
     for _ in range(300):
-        row = list(rng.choice(rows))
-        row[0] = rng.choice(["pym_1", "=SUM(A1)", "@x", "\tq", "-1", "a,b", 'say "hi"', "é"])
-        row[PROCESSED_AT] = rng.choice(
-            [None, NOW - rng.uniform(0, 1e6), rng.uniform(-2e10, 2e10), RICH_TIME, 2.0**34]
+        row = rng.choice(rows)._replace(
+            query=rng.choice(["pym_1", "=SUM(A1)", "@x", "\tq", "-1", "a,b", 'say "hi"', "é"]),
+            processed_at=rng.choice(
+                [None, NOW - rng.uniform(0, 1e6), rng.uniform(-2e10, 2e10), RICH_TIME, 2.0**34]
+            ),
+            expires_at=rng.choice([None, NOW + rng.randrange(0, 10**9) / 1000, RICH_TIME]),
+            organization_id=rng.choice([None, "", "org_1", "=org", "-org"]),
+            detail=rng.choice(["", "time inferred from TTL", "=detail", "line\nbreak"]),
         )
-        row[EXPIRES_AT] = rng.choice([None, NOW + rng.randrange(0, 10**9) / 1000, RICH_TIME])
-        row[6] = rng.choice([None, "", "org_1", "=org", "-org"])
-        row[10] = rng.choice(["", "time inferred from TTL", "=detail", "line\nbreak"])
-        rows.append(tuple(row))
+        rows.append(row)
     return rows
 
 

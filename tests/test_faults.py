@@ -4,8 +4,8 @@ Each fault is driven through the component a user touches: the library (the
 app's and the CLI's reader), the Streamlit pages (AppTest) and ``python -m
 telemetry`` (a subprocess). Faults are triggered deterministically:
 
-- in-process (library, AppTest): a wrapper around ``Store.fetch`` /
-  ``Store.inspect`` / ``Store.scan_fetch`` (or the summary's progress
+- in-process (library, AppTest): a wrapper around ``SingleStore.fetch`` /
+  ``SingleStore.inspect`` / ``SingleStore.scan_fetch`` (or the summary's progress
   callback) kills or pauses the server at an exact point; the next round trip
   then fails on the real socket;
 - for a CLI subprocess: ``KillSwitch``, a TCP relay between the CLI and the
@@ -49,7 +49,7 @@ from apptest_support import (
     use_redis,
 )
 from redis_server import LOOPBACK, RedisServer
-from telemetry import CSV_HEADER, Settings, Status, Store, connect, parse_ids, results_csv
+from telemetry import CSV_HEADER, Settings, SingleStore, Status, connect, parse_ids, results_csv
 from telemetry.reader import TelemetryReader
 from telemetry.summary import summarize
 from ui import context
@@ -367,22 +367,23 @@ def test_cli_with_redis_down_answers_quickly_and_works_once_back(
 def fault_after_fetches(
     monkeypatch: pytest.MonkeyPatch, n: int, fault: Callable[[], None]
 ) -> Iterator[list[int]]:
-    """``Store.fetch`` runs ``fault`` (kill/pause the server) after its ``n``-th round trip."""
-    original = Store.fetch
+    """``SingleStore.fetch`` runs ``fault`` (kill/pause the server) after its ``n``-th call."""
+    original = SingleStore.fetch
     calls = [0]
 
-    def fetch(self: Store, keys: list[str]) -> Any:
+    def fetch(self: SingleStore, keys: list[str]) -> Any:
         out = original(self, keys)
         calls[0] += 1
         if calls[0] == n:
             fault()
         return out
 
-    monkeypatch.setattr(Store, "fetch", fetch)
+    monkeypatch.setattr(SingleStore, "fetch", fetch)
+    monkeypatch.setattr(SingleStore, "read_ahead", False)  # every chunk through fetch
     try:
         yield calls
     finally:
-        monkeypatch.setattr(Store, "fetch", original)
+        monkeypatch.setattr(SingleStore, "fetch", original)
 
 
 def _expected_first_chunk(entity_ids: list[str], seeded: set[str]) -> list[tuple[str, str]]:
@@ -433,13 +434,13 @@ def test_resolve_keeps_rows_when_redis_dies_while_inspecting_odd_keys(
     odd = entity_ids[(chunk - 1) * 1_000 + 1]  # not seeded as a string: a hash instead
     client.hset(f"telemetry:payment:{odd}", "runId", "run_hash")
     reader = reader_for(with_user(server))
-    original = Store.inspect
+    original = SingleStore.inspect
 
-    def inspect(self: Store, keys: list[str]) -> Any:
+    def inspect(self: SingleStore, keys: list[str]) -> Any:
         server.kill()
         return original(self, keys)
 
-    monkeypatch.setattr(Store, "inspect", inspect)
+    monkeypatch.setattr(SingleStore, "inspect", inspect)
     resolution = resolve(reader, entity_ids)
     assert not resolution.complete
     assert "Cannot reach Redis" in resolution.error
@@ -526,19 +527,19 @@ def test_lookup_page_redis_killed_while_inspecting_a_non_string_key_offers_retry
     client = server.client()
     client.hset("telemetry:payment:pym_hash", "runId", "run_hash")
     use_redis(monkeypatch, tmp_path, with_user(server))
-    original = Store.inspect
+    original = SingleStore.inspect
 
-    def inspect(self: Store, keys: list[str]) -> Any:
+    def inspect(self: SingleStore, keys: list[str]) -> Any:
         server.kill()
         return original(self, keys)
 
-    monkeypatch.setattr(Store, "inspect", inspect)
+    monkeypatch.setattr(SingleStore, "inspect", inspect)
     at = make_app(query={"id": "pym_hash"})
     no_exception(at)
     errors = "\n".join(shown(e.value) for e in at.error)
     assert "Redis failed after 0 of 1 keys: Cannot reach Redis" in errors
     assert redacted(server) in errors
-    monkeypatch.setattr(Store, "inspect", original)
+    monkeypatch.setattr(SingleStore, "inspect", original)
     bring_back(server, [])
     server.client().hset("telemetry:payment:pym_hash", "runId", "run_hash")
     next(b for b in at.button if b.label == "Retry").click().run()
@@ -623,13 +624,13 @@ def test_scan_keeps_what_it_read_when_redis_dies_while_inspecting_odd_keys(
     seed(client, entity_ids)
     client.rpush("telemetry:payment:pym_list", "x")
     reader = reader_for(with_user(server))
-    original = Store.inspect
+    original = SingleStore.inspect
 
-    def inspect(self: Store, keys: list[str]) -> Any:
+    def inspect(self: SingleStore, keys: list[str]) -> Any:
         server.kill()
         return original(self, keys)
 
-    monkeypatch.setattr(Store, "inspect", inspect)
+    monkeypatch.setattr(SingleStore, "inspect", inspect)
     summary = summarize(reader)
     assert summary.complete is False
     assert summary.error.startswith("Cannot reach Redis")
@@ -641,18 +642,18 @@ def test_scan_keeps_what_it_read_when_redis_dies_while_inspecting_odd_keys(
 def scan_fault_after_first_batch(
     monkeypatch: pytest.MonkeyPatch, fault: Callable[[], None]
 ) -> Callable[[], None]:
-    """``Store.scan_fetch`` runs ``fault`` once its first batch was handed over; returns
+    """``SingleStore.scan_fetch`` runs ``fault`` once its first batch was handed over; returns
     the function that removes the hook."""
-    original = Store.scan_fetch
+    original = SingleStore.scan_fetch
 
-    def scan_fetch(self: Store, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    def scan_fetch(self: SingleStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
         for index, step in enumerate(original(self, *args, **kwargs)):
             yield step
             if index == 0:
                 fault()
 
-    monkeypatch.setattr(Store, "scan_fetch", scan_fetch)
-    return lambda: monkeypatch.setattr(Store, "scan_fetch", original)
+    monkeypatch.setattr(SingleStore, "scan_fetch", scan_fetch)
+    return lambda: monkeypatch.setattr(SingleStore, "scan_fetch", original)
 
 
 @pytest.mark.parametrize("fault", ["kill", "restart"])
@@ -887,8 +888,8 @@ def test_key_expiring_between_type_and_get_is_not_found_not_invalid(
     client.hset(key, "runId", "run_hash")
     settings = Settings.load(redis_url=with_user(server))
     vanishing = VanishingClient(connect(settings))
-    reader = TelemetryReader(Store(vanishing, settings), settings)
-    original_fetch = Store.fetch
+    reader = TelemetryReader(SingleStore(vanishing, settings, read_ahead=False), settings)
+    original_fetch = SingleStore.fetch
 
     def fetch_then_flip(keys: list[str]) -> Any:
         out = original_fetch(reader.store, keys)
@@ -909,7 +910,7 @@ def test_key_expiring_between_type_and_get_is_not_found_not_invalid(
     client.delete(key)
     client.hset(key, "runId", "run_hash")
     reader.store.fetch = original_fetch.__get__(reader.store)  # type: ignore[method-assign]
-    original_scan = Store.scan_fetch
+    original_scan = SingleStore.scan_fetch
 
     def scan_then_flip(pattern: str, count: int, max_keys: int) -> Iterator[Any]:
         for step in original_scan(reader.store, pattern, count, max_keys):

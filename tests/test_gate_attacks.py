@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
 from e2e.harness import LiveApp, add_user
 from redis_server import RedisServer
+from telemetry.auth import mode_cookie_key
 from ui.auth import SESSION_MOVED, WRONG_CREDENTIALS
 from wire_client import Render, WireClient
 
@@ -231,3 +234,42 @@ def test_the_log_never_names_a_failed_unknown_username(app: tuple[LiveApp, Redis
     for secret in (ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, "not the password at all"):
         assert secret not in log
     assert not re.search(r"failed sign-in for dave", log)
+
+
+@pytest.mark.parametrize(
+    ("page", "shown"),
+    [("bulk", "Paste IDs or attach a file"), ("summary", "Keys scanned")],
+)
+def test_a_page_requested_first_after_a_restart_is_gated_by_the_shell(
+    tmp_path: Path, page: str, shown: str
+) -> None:
+    """The first request a fresh server gets is for a page of pages/ (Streamlit runs such a
+    file directly until the process has seen one st.navigation): signed out, the login
+    form and no Redis access; signed in by cookie, the page inside the shell."""
+    users = tmp_path / "auth.yaml"
+    add_user(users, ALICE, ALICE_PASSWORD)
+    cookie_key = "first-request-cookie-key-" + "f" * 32
+    with RedisServer() as redis_server:
+        redis_server.client().set(f"telemetry:payment:{ENTITY_ID}", json.dumps({"runId": RUN_ID}))
+        env = {"REDIS_URL": redis_server.url, "AUTH_CONFIG_PATH": str(users)}
+        env["AUTH_COOKIE_KEY"] = cookie_key
+        with LiveApp(env) as live:
+            redis_server.reset_stats()
+            with WireClient(live.url) as stranger:
+                out = stranger.run(page=page)
+            assert not signed_in(out)
+            assert "login_username" in out.widgets
+            assert shown not in out.text
+            assert {
+                k: v for k, v in redis_server.commandstats().items() if k != "config|resetstat"
+            } == {}
+        token = jwt.encode(
+            {"username": ALICE, "exp_date": time.time() + 3_600},
+            mode_cookie_key(cookie_key, demo=False).get_secret_value(),
+            algorithm="HS256",
+        )
+        with LiveApp(env) as live, WireClient(live.url, cookies={COOKIE_NAME: token}) as client:
+            out = client.run(page=page)
+        assert signed_in(out), out.text[-2000:]
+        assert shown in out.text
+        assert "Traceback" not in out.text

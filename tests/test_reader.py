@@ -22,7 +22,7 @@ from telemetry.ids import Query, parse_ids
 from telemetry.models import Result, Status
 from telemetry.reader import RAW_PREVIEW_CHARS, InvalidRecord, TelemetryReader
 from telemetry.registry import DEFAULT_ENTITY_TYPES
-from telemetry.store import Store
+from telemetry.store import SingleStore
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
@@ -362,8 +362,10 @@ def test_expired_key_is_not_found(
     assert result.detail.startswith("no key telemetry:payment:pym_1:")
 
 
-class CountingStore(Store):
+class CountingStore(SingleStore):
     """A Store that records the keys of every fetch (one fetch = one pipeline round trip)."""
+
+    read_ahead = False  # every chunk through fetch
 
     def __init__(self, client: Any, settings: Settings) -> None:
         super().__init__(client, settings)
@@ -584,8 +586,10 @@ def test_resolve_chunks_and_reports_progress(client: Any, settings: Settings) ->
     assert [r.run_id for r in resolution.results] == [f"run_{i}" for i in range(25)]
 
 
-class FailingStore(Store):
+class FailingStore(SingleStore):
     """A Store whose fetch fails from the ``fail_at``-th call on (0-based)."""
+
+    read_ahead = False  # every chunk through fetch
 
     def __init__(self, client: Any, settings: Settings, fail_at: int) -> None:
         super().__init__(client, settings)

@@ -19,7 +19,7 @@ import pytest
 from telemetry.config import Settings
 from telemetry.errors import InputFormatError
 from telemetry.reader import InvalidRecord, TelemetryReader
-from telemetry.store import ScanStep, Store
+from telemetry.store import ScanStep, SingleStore
 from telemetry.summary import WINDOWS, parse_since, summarize
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -304,7 +304,7 @@ def test_progress_callback(dataset: Any, reader: TelemetryReader) -> None:
     assert calls == sorted(calls)
 
 
-class BreakingStore(Store):
+class BreakingStore(SingleStore):
     """A Store whose scan (SCAN COUNT 2) loses the connection after its first batch."""
 
     def scan_fetch(self, pattern: str, count: int, max_keys: int) -> Any:

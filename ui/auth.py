@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,7 @@ from telemetry.auth import (
 )
 from telemetry.users import MAX_PASSWORD_BYTES, MAX_USERNAME_LENGTH
 
+from .cache import ProcessCache
 from .format import record_text
 
 logger = logging.getLogger(__name__)
@@ -107,23 +107,15 @@ def reset_security_state() -> None:
 
 
 # Keyed by the users file's stat and a digest of the cookie settings: a `users
-# add/remove` takes effect at the next interaction, no restart. A plain dict, not
+# add/remove` takes effect at the next interaction, no restart. Not
 # st.cache_resource: the gate runs on every rerun, and Streamlit hashes a cached
 # function's arguments on each call (a quarter of a millisecond here).
-_CONFIGS: dict[str, AuthConfig] = {}
-_CONFIGS_LOCK = threading.Lock()
-_CONFIGS_MAX = 8
+_CONFIGS: ProcessCache[str, AuthConfig] = ProcessCache("sign-in configurations", max_entries=8)
 
 
 def _cached_config(settings: Settings, fingerprint: str) -> AuthConfig:
-    config = _CONFIGS.get(fingerprint)
-    if config is None:
-        config = check_auth_config(settings)  # raises AuthConfigError: nothing is kept
-        with _CONFIGS_LOCK:
-            if len(_CONFIGS) >= _CONFIGS_MAX:
-                _CONFIGS.clear()
-            _CONFIGS[fingerprint] = config
-    return config
+    # check_auth_config raises AuthConfigError for a bad setup: nothing is kept then.
+    return _CONFIGS.get_or_build(fingerprint, lambda: check_auth_config(settings))
 
 
 def _fingerprint(settings: Settings) -> tuple[Any, ...]:

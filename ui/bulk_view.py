@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
@@ -25,34 +21,18 @@ import streamlit as st
 from telemetry import (
     ParsedIds,
     Resolution,
-    Result,
     Status,
     TelemetryError,
     parse_ids,
     results_csv,
     runs_list_urls,
 )
-from telemetry.reader import (
-    DETAIL,
-    ENTITY_ID,
-    ENTITY_TYPE,
-    EXPIRES_AT,
-    ORGANIZATION_ID,
-    PROCESSED_AT,
-    PROCESSED_AT_INFERRED,
-    QUERY,
-    RUN_ID,
-    RUN_URL,
-    STATUS,
-    result_row,
-    row_micros,
-    row_time,
-)
 
 from . import context
 from .context import AppContext
 from .format import record_text
 from .render import Memo, download
+from .tables import bulk_table
 
 TEXT_KEY = "bulk_text"
 FILE_KEY = "bulk_file"
@@ -276,7 +256,7 @@ def resolve(
 
 def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext) -> BulkResult:
     # Built from the resolution's rows: no Result objects for a page of 100,000 rows.
-    table, found_runs, missing = build_table(resolution)
+    table, found_runs, missing = bulk_table(resolution)
     counts = resolution.counts
     template = ctx.settings.runs_list_url_template
     found = len(found_runs) > 0
@@ -295,85 +275,6 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
         csv=Memo(lambda: results_csv(resolution).encode("utf-8")),
         missing_txt=Memo(lambda: missing_text.encode("utf-8")),
     )
-
-
-_MS = pa.timestamp("ms", tz="UTC")
-_TEXT = pa.string()
-# A string column with few distinct values (statuses, entity types, organizations, the
-# found rows' details) goes as an Arrow dictionary: each value once, two bytes a row.
-# It is what a pandas categorical becomes, and the table shows and searches it as text;
-# the bytes are serialised and hashed on every page run.
-_CODES = pa.dictionary(pa.int16(), pa.string())
-
-
-def _ms(value: datetime | float | None) -> int | None:
-    """A row's time (``row_time``) as Arrow's milliseconds: what the table shows."""
-    value = row_time(value)
-    return None if value is None else int(value.timestamp() * 1000)
-
-
-def epoch_ms(times: Sequence[datetime | float | None]) -> pa.Array:
-    """``[_ms(t) for t in times]`` as an Arrow timestamp array, vectorised: ``_ms`` is a
-    float division and a product of the microseconds (``row_micros``), truncated."""
-    micros, exact = row_micros(times)
-    millis = np.trunc(micros / 1e6 * 1000).astype(np.int64)
-    valid = exact.copy()
-    for index in np.flatnonzero(~exact).tolist():
-        value = _ms(times[index])
-        if value is not None:
-            millis[index] = value
-            valid[index] = True
-    return pa.array(millis, type=_MS, mask=~valid)
-
-
-def _coded(values: list[Any]) -> pa.Array:
-    """``values`` as a dictionary column, or as plain text when most are distinct (e.g. the
-    details of not-found rows, each naming its key): then codes would only add bytes."""
-    coded = pa.array(values, type=_CODES)
-    if 2 * len(coded.dictionary) > len(coded):
-        return coded.dictionary_decode()
-    return coded
-
-
-def build_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, list[str]]:
-    """The results table (one list per column, one Arrow table at the end: filtering and
-    showing it later costs no conversion), the found run IDs (Arrow: most pages only count
-    them) and the not-found queries."""
-    rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
-
-    def values(index: int) -> list[Any]:
-        return list(map(itemgetter(index), rows))
-
-    query_values = values(QUERY)
-    entity_ids = values(ENTITY_ID)
-    queries = pa.array(query_values, type=_TEXT)
-    run_ids = pa.array(values(RUN_ID), type=_TEXT)
-    run_urls = pa.array(values(RUN_URL), type=_TEXT)
-    statuses = _coded(values(STATUS))
-    has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
-    found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
-    missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()
-    columns = {
-        "query": queries,
-        "status": statuses,
-        "entity_type": _coded(values(ENTITY_TYPE)),
-        # A bare ID is its own entity ID: the usual paste converts one column, not two.
-        "entity_id": queries if entity_ids == query_values else pa.array(entity_ids, _TEXT),
-        # No link is an empty cell: the link column would show a missing one as "None".
-        "run": pc.fill_null(run_urls, ""),
-        "run_id": run_ids,
-        "organization_id": _coded(values(ORGANIZATION_ID)),
-        "processed_at": epoch_ms(values(PROCESSED_AT)),
-        "inferred": pa.array(values(PROCESSED_AT_INFERRED), type=pa.bool_()),
-        "expires_at": epoch_ms(values(EXPIRES_AT)),
-        "detail": _coded(values(DETAIL)),
-    }
-    has_url = pc.fill_null(pc.greater(pc.utf8_length(run_urls), 0), False)
-    if not pc.any(pc.and_(has_run, pc.invert(has_url))).as_py():
-        # Every run ID is in its link: the "no link" column is never shown, so not sent
-        # (a tenth of the table's bytes, serialised and hashed on every page run).
-        del columns["run_id"]
-    return pa.Table.from_arrays(list(columns.values()), names=list(columns)), found_runs, missing
 
 
 COLUMN_CONFIG = {

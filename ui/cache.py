@@ -5,9 +5,11 @@ signed in or not, can empty both for the whole process with one message
 (Streamlit's ``clear_cache`` BackMsg, which its "Clear cache" menu item
 sends and the server honours unconditionally). What lives here must survive
 that: the Redis clients (a reconnect storm otherwise), the Summary scans (a
-forced rescan of every key otherwise) and the demo examples. Security state
+forced rescan of every key otherwise) and the demo examples. The settings and
+the sign-in configuration are kept here too, for speed: they are read on every
+rerun, and ``st.cache_*`` would hash their arguments on each call. Security state
 (the login throttle, the sign-out registry) is not a cache at all and lives
-in ``ui.auth``.
+in ``ui.auth``; nor are the Bulk page's per-session results (session state).
 
 A ``ProcessCache`` is a bounded, thread-safe mapping with an optional
 time-to-live and a release hook (to close a client that falls out). A value

@@ -28,17 +28,17 @@ import contextlib
 import hashlib
 import os
 import secrets as _random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import streamlit as st
 from pydantic import SecretStr
-from streamlit.errors import StreamlitSecretNotFoundError
 
 from telemetry import (
     ConfigError,
@@ -62,10 +62,6 @@ _SETTING_NAMES = tuple(sorted(name.upper() for name in Settings.model_fields))
 # does not need a round trip on every rerun. Failures are never cached.
 PING_TTL_SECONDS = 15.0
 _PING_STATE = "_run_lookup_ping"
-_PAGE_STATE = "_run_lookup_page_context"
-_SETTINGS: dict[str, tuple[Settings, str]] = {}
-_KEYS: dict[int, str] = {}  # id(settings) -> settings_key, for the settings in _SETTINGS
-_SETTINGS_LOCK = threading.Lock()
 ERROR_LIMIT = 2_000  # characters of an error message shown (they quote input)
 
 
@@ -98,8 +94,11 @@ def read_secrets() -> dict[str, Any]:
     """
     try:
         return st.secrets.to_dict()
-    except StreamlitSecretNotFoundError as exc:
-        if getattr(exc, "error_id", None) == "no-secrets-found":
+    except FileNotFoundError as exc:
+        # Streamlit raises FileNotFoundError (its public base; the subclass lives in a
+        # private module) both for no secrets file and for one it cannot parse: only the
+        # configured paths tell them apart.
+        if not any(Path(path).exists() for path in st.get_option("secrets.files")):
             return {}
         raise ConfigError(f"Cannot read .streamlit/secrets.toml — {exc}") from None
 
@@ -125,12 +124,9 @@ def _load() -> tuple[Settings, str]:
     if loaded is None:
         settings = Settings.load(secrets=secrets)
         loaded = (settings, settings_key(settings))
-        with _SETTINGS_LOCK:
-            if len(_SETTINGS) >= 32:
-                _SETTINGS.clear()
-                _KEYS.clear()
-            _SETTINGS[fingerprint] = loaded
-            _KEYS[id(settings)] = loaded[1]  # the settings object stays alive in _SETTINGS
+        _SETTINGS.put(fingerprint, loaded)
+        # The entry holds the settings object, so its id is not reused while it is cached.
+        _KEYS.put(id(settings), loaded)
     return loaded
 
 
@@ -157,6 +153,10 @@ def _release(reader: TelemetryReader) -> None:
 READERS: ProcessCache[str, TelemetryReader] = ProcessCache(
     "readers", max_entries=8, on_release=_release
 )
+# Settings per configuration fingerprint (environment and secrets), and the same
+# entries by the settings object's id, for app_context(settings).
+_SETTINGS: ProcessCache[str, tuple[Settings, str]] = ProcessCache("settings", max_entries=32)
+_KEYS: ProcessCache[int, tuple[Settings, str]] = ProcessCache("settings keys", max_entries=32)
 
 
 def _reader(key: str, settings: Settings) -> TelemetryReader:
@@ -169,62 +169,41 @@ def _reader(key: str, settings: Settings) -> TelemetryReader:
 
 
 def page_context() -> AppContext:
-    """What a page calls first: the context ``app.py`` made for this run.
+    """What a page calls first: the context the shell (``ui.shell.main``) made for this run.
 
-    ``app.py`` gates every page and hands its context over (``enter_page``).
-    But Streamlit also runs a file of ``pages/`` directly (its legacy
-    pages-directory mode) until the process has seen one ``st.navigation``
-    call — e.g. the first visit to ``/bulk`` after a restart. A page run that
-    way never relies on ``app.py``'s gate: it runs ``app.py`` in its place.
+    The shell gates every page and runs it inside :func:`page_run`. But Streamlit
+    also runs a file of ``pages/`` directly (its legacy pages-directory mode) until
+    the process has seen one ``st.navigation`` call — e.g. the first visit to
+    ``/bulk`` after a restart. A page started that way never relies on anything
+    but the shell: it runs the shell in its place and stops. The shell's
+    ``st.navigation`` turns the legacy mode off for the process and resolves the
+    same page (the URL paths are the file names), so the page renders inside the
+    shell — gate, sidebar and all — exactly as on any later run.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        _run_through_app()
-    ctx = st.session_state.get(_PAGE_STATE)
-    if isinstance(ctx, AppContext):
+    ctx = _PAGE_RUN.get()
+    if ctx is not None:
         return ctx
-    # Not started by app.py (bare mode): the same gate, then the context.
-    from .auth import require_user
+    from . import shell  # the shell imports this module
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        st.error(record_text(str(exc), ERROR_LIMIT), icon=":material/settings_alert:")
-        st.stop()
-    require_user(settings)
-    return app_context()
-
-
-def enter_page(ctx: AppContext) -> None:
-    """``app.py``, right before ``page.run()``: the signed-in run's context, for the page.
-
-    Session state is per session and a session runs one script at a time, so
-    the page reads the context of its own run; signing out clears it.
-    """
-    st.session_state[_PAGE_STATE] = ctx
-
-
-def _run_through_app() -> None:
-    """Run ``app.py`` in place of the page the legacy pages/ mode started, then stop.
-
-    ``app.py``'s ``st.navigation`` turns the legacy mode off for the process
-    and resolves the same page (a page's hash is its URL path, and the URL
-    paths are the file names), so the page renders inside the shell — gate,
-    sidebar and all — exactly as on any later run.
-    """
-    import types
-
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-    run = get_script_run_ctx()
-    if run is None:  # bare mode (python pages/x.py): nothing to hand over to
-        return
-    main = run.pages_manager.main_script_path
-    module = types.ModuleType("__main__")
-    module.__dict__["__file__"] = str(main)
-    exec(run.pages_manager.get_page_script_byte_code(str(main)), module.__dict__)  # noqa: S102
+    shell.main()
     st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
+
+
+# The context of the page run the shell is executing; unset outside one. A context
+# variable: each script run is on its own thread, and a page started by Streamlit
+# rather than by the shell sees it unset.
+_PAGE_RUN: ContextVar[AppContext | None] = ContextVar("run_lookup_page_run", default=None)
+
+
+@contextmanager
+def page_run(ctx: AppContext) -> Iterator[None]:
+    """The shell, around ``page.run()``: the signed-in run's context, for the page."""
+    token = _PAGE_RUN.set(ctx)
+    try:
+        yield
+    finally:
+        _PAGE_RUN.reset(token)
 
 
 def app_context(settings: Settings | None = None) -> AppContext:
@@ -237,7 +216,8 @@ def app_context(settings: Settings | None = None) -> AppContext:
     if settings is None:
         settings, key = _load()
     else:
-        key = _KEYS.get(id(settings)) or settings_key(settings)
+        known = _KEYS.get(id(settings))
+        key = known[1] if known is not None and known[0] is settings else settings_key(settings)
     return AppContext(settings, _reader(key, settings), key)
 
 

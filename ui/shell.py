@@ -80,5 +80,5 @@ def main() -> None:
         context.show_error(conn.error)
         st.stop()
 
-    context.enter_page(ctx)
-    page.run()
+    with context.page_run(ctx):
+        page.run()

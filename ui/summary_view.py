@@ -1,11 +1,13 @@
-"""The Summary page's machinery: a scan cached per (settings, window, filters), and its views.
+"""The Summary page (``pages/summary.py`` calls :func:`page`): filters → ``summarize``
+(cached per settings, window and filters) → render.
 
 A summary is computed once (with ``st.progress``), then kept process-wide for
-``CACHE_SECONDS`` together with everything derived from it (tables, altair
-charts, CSV builders), so a rerun with a warm cache only renders. The cache is
-our own rather than ``st.cache_data``: the scan reports progress to an element
-created outside it, which ``st.cache_data`` cannot replay, and a
-``st.cache_data`` hit would unpickle up to ``ROWS_KEPT`` rows on every rerun.
+``CACHE_SECONDS`` together with everything derived from it (tables from
+``ui.tables``, charts from ``ui.charts``, CSV builders), so a rerun with a warm
+cache only renders. The cache is a ``ui.cache.ProcessCache`` rather than
+``st.cache_data``: the scan reports progress to an element created outside it,
+which ``st.cache_data`` cannot replay, and a ``st.cache_data`` hit would
+unpickle up to ``ROWS_KEPT`` rows on every rerun.
 """
 
 from __future__ import annotations
@@ -14,27 +16,22 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import altair as alt
-import pandas as pd
-import pyarrow as pa
 import streamlit as st
-from streamlit.dataframe_util import convert_anything_to_arrow_bytes
-from streamlit.delta_generator import DeltaGenerator
 
 from telemetry import WINDOWS, Summary, summarize
 
 from . import context
 from .cache import ProcessCache
+from .charts import TOP_ORGS, SummaryCharts, summary_charts
 from .context import AppContext
 from .format import ago, record_text, utc_text
 from .render import Memo, download
+from .tables import SummaryTables, org_label, summary_tables
 
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 16
 ROWS_KEPT = 50_000  # raw rows kept for the rows CSV
-TOP_ORGS = 15
 ORG_OPTIONS = 100  # organizations offered in the filter (by records); others can be typed
-UNKNOWN = "(unknown)"
 WINDOW_KEY = "summary_window"
 TYPES_KEY = "summary_types"
 ORGS_KEY = "summary_orgs"
@@ -99,7 +96,7 @@ def _request_refresh() -> None:
 
 
 def render_filters(
-    slots: tuple[DeltaGenerator, DeltaGenerator],
+    slots: tuple[Any, Any],  # containers (st.empty() or a row) to draw the two filters in
     ctx: AppContext,
     view: SummaryView | None,
     types: list[str],
@@ -121,51 +118,19 @@ def render_filters(
         # The busiest ones (any other can be typed): a long option list is sent on every rerun.
         list(dict.fromkeys([*orgs, *seen_orgs[:ORG_OPTIONS]])),
         key=ORGS_KEY,
-        format_func=_org_label,
+        format_func=org_label,
         placeholder="All organizations",
         accept_new_options=True,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Spec:
-    """An altair chart compiled once: its Vega-Lite spec and its data as Arrow bytes.
-
-    ``st.altair_chart`` would validate and serialise the chart on every rerun
-    (tens of ms for three charts); a cached summary renders from this instead.
-    """
-
-    spec: dict[str, Any]
-    datasets: dict[str, bytes]
-
-    @classmethod
-    def of(cls, chart: alt.Chart) -> Spec:
-        spec = chart.to_dict()
-        datasets = {
-            str(name): convert_anything_to_arrow_bytes(pd.DataFrame(rows))
-            for name, rows in spec.pop("datasets", {}).items()
-        }
-        return cls(spec, datasets)
-
-    def render(self) -> None:
-        # Streamlit moves "datasets" out of the spec it is given: hand it a fresh top level.
-        st.vega_lite_chart(spec={**self.spec, "datasets": dict(self.datasets)}, width="stretch")
-
-
 @dataclass(slots=True)
 class SummaryView:
     summary: Summary
-    computed_at: float  # time.monotonic() when the scan finished
     types_seen: list[str]
     orgs_seen: list[str]  # by records, descending ("" = unknown)
-    by_type: Spec | None
-    top_orgs: Spec | None
-    hourly: Spec | None
-    # Tables as Arrow, converted once: st.dataframe then only serialises them.
-    pivot: pa.Table
-    statuses: pa.Table
-    invalid_reasons: pa.Table
-    invalid_examples: pa.Table
+    charts: SummaryCharts
+    tables: SummaryTables
     groups_csv: Memo
     rows_csv: Memo
 
@@ -173,7 +138,7 @@ class SummaryView:
 # Process-wide: every session with the same settings and filters shares a scan.
 # Not st.cache_resource, which any client can empty (forcing rescans): ui/cache.py.
 _VIEWS: ProcessCache[tuple[Any, ...], SummaryView] = ProcessCache(
-    "summary views", max_entries=CACHE_ENTRIES
+    "summary views", max_entries=CACHE_ENTRIES, ttl=CACHE_SECONDS
 )
 
 
@@ -182,10 +147,7 @@ def cache_key(ctx: AppContext, window: str, types: list[str], orgs: list[str]) -
 
 
 def cached(key: tuple[Any, ...]) -> SummaryView | None:
-    view = _VIEWS.get(key)
-    if view is None or time.monotonic() - view.computed_at > CACHE_SECONDS:
-        return None
-    return view
+    return _VIEWS.get(key)
 
 
 def compute(
@@ -225,137 +187,17 @@ def compute(
     return view
 
 
-def _org_label(org: str) -> str:
-    return org or UNKNOWN
-
-
 def build_view(summary: Summary, window: str) -> SummaryView:
-    by_type = summary.by_type.most_common()
-    by_org = summary.by_org.most_common()
-    type_frame = pd.DataFrame(
-        {"entity_type": [t for t, _ in by_type], "records": [n for _, n in by_type]}
-    )
-    org_frame = pd.DataFrame(
-        {
-            "organization": [_org_label(o) for o, _ in by_org[:TOP_ORGS]],
-            "records": [n for _, n in by_org[:TOP_ORGS]],
-        }
-    )
-    hours = sorted(summary.hourly.items())
-    hourly_frame = pd.DataFrame(
-        {
-            "hour": pd.to_datetime([h for (h, _), _ in hours], unit="s", utc=True),
-            "entity_type": [t for (_, t), _ in hours],
-            "records": [n for _, n in hours],
-        }
-    )
-    statuses = sorted(summary.statuses.items(), key=lambda item: (item[0][0], -item[1]))
-    per_type = {t: n for t, n in by_type}
-    status_frame = pd.DataFrame(
-        {
-            "entity_type": [t for (t, _), _ in statuses],
-            "status": [s for (_, s), _ in statuses],
-            "records": [n for _, n in statuses],
-            "share": [n / per_type[t] if per_type.get(t) else 0.0 for (t, _), n in statuses],
-        }
-    )
-    reasons = summary.invalid_reasons.most_common()
-    groups_csv = Memo(lambda: summary.groups_csv().encode("utf-8"))
-    rows_csv = Memo(lambda: summary.rows_csv().encode("utf-8"))
+    """Everything a render needs, built once per scan and cached with it."""
     return SummaryView(
         summary=summary,
-        computed_at=time.monotonic(),
-        types_seen=[t for t, _ in by_type],
-        orgs_seen=[o for o, _ in by_org],
-        by_type=Spec.of(_bar(type_frame, "entity_type", "Entity type")) if by_type else None,
-        top_orgs=Spec.of(_bar(org_frame, "organization", "Organization")) if by_org else None,
-        hourly=Spec.of(_hourly(hourly_frame)) if hours else None,
-        pivot=_arrow(_pivot(summary)),
-        statuses=_arrow(status_frame),
-        invalid_reasons=pa.table(
-            {"reason": [r for r, _ in reasons], "records": [n for _, n in reasons]},
-            schema=pa.schema([("reason", pa.string()), ("records", pa.int64())]),
-        ),
-        invalid_examples=pa.table(
-            {
-                "key": [e.key for e in summary.invalid_examples],
-                "reason": [e.reason for e in summary.invalid_examples],
-                "raw value (truncated)": [e.raw for e in summary.invalid_examples],
-            },
-            schema=pa.schema(
-                [
-                    ("key", pa.string()),
-                    ("reason", pa.string()),
-                    ("raw value (truncated)", pa.string()),
-                ]
-            ),
-        ),
-        groups_csv=groups_csv,
-        rows_csv=rows_csv,
+        types_seen=[t for t, _ in summary.by_type.most_common()],
+        orgs_seen=[o for o, _ in summary.by_org.most_common()],
+        charts=summary_charts(summary),
+        tables=summary_tables(summary),
+        groups_csv=Memo(lambda: summary.groups_csv().encode("utf-8")),
+        rows_csv=Memo(lambda: summary.rows_csv().encode("utf-8")),
     )
-
-
-def _arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def _bar(frame: pd.DataFrame, field: str, title: str) -> alt.Chart:
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("records:Q", title="Records"),
-            y=alt.Y(
-                f"{field}:N",
-                sort="-x",
-                title=None,
-                axis=alt.Axis(labelLimit=260, labelOverlap=False),
-            ),
-            tooltip=[alt.Tooltip(f"{field}:N", title=title), alt.Tooltip("records:Q", format=",")],
-        )
-        .properties(height=alt.Step(24))
-    )
-
-
-def _hourly(frame: pd.DataFrame) -> alt.Chart:
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
-            y=alt.Y("sum(records):Q", title="Records", stack="zero"),
-            color=alt.Color("entity_type:N", title="Entity type"),
-            tooltip=[
-                alt.Tooltip("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
-                alt.Tooltip("entity_type:N", title="Entity type"),
-                alt.Tooltip("sum(records):Q", title="Records", format=","),
-            ],
-        )
-        .properties(height=260)
-    )
-
-
-def _pivot(summary: Summary) -> pd.DataFrame:
-    """Organizations × entity types (records), busiest organization first.
-
-    The two fixed columns are capitalised: entity types are lower snake case,
-    so no type (``organization`` is one) can collide with them.
-    """
-    if not summary.groups:
-        return pd.DataFrame({"Organization": [], "Total": []})
-    long = pd.DataFrame(
-        {
-            "Organization": [_org_label(org) for _, org in summary.groups],
-            "entity_type": [t for t, _ in summary.groups],
-            "records": [int(v[0]) for v in summary.groups.values()],
-        }
-    )
-    table = long.pivot_table(
-        index="Organization", columns="entity_type", values="records", aggfunc="sum", fill_value=0
-    )
-    table.columns.name = None
-    table.insert(0, "Total", table.sum(axis=1))
-    return table.sort_values("Total", ascending=False).reset_index()
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -421,7 +263,7 @@ def render_sections(view: SummaryView) -> None:
         st.info("No records in this window and filters.", icon=":material/inbox:")
         return
     labels = [TAB_OVERVIEW, TAB_TIME, TAB_PIVOT]
-    if view.statuses.num_rows:
+    if view.tables.statuses.num_rows:
         labels.append(TAB_STATUS)
     if summary.invalid_records:
         labels.append(TAB_INVALID)
@@ -434,22 +276,22 @@ def render_sections(view: SummaryView) -> None:
     if tabs[TAB_TIME].open:
         with tabs[TAB_TIME]:
             st.caption("Records per hour (UTC), stacked by entity type.")
-            if view.hourly is not None:
-                view.hourly.render()
+            if view.charts.hourly is not None:
+                view.charts.hourly.render()
     if tabs[TAB_PIVOT].open:
         with tabs[TAB_PIVOT]:
             st.caption("Records per organization and entity type, busiest organization first.")
             st.dataframe(
-                view.pivot,
+                view.tables.pivot,
                 hide_index=True,
                 column_config={"Organization": st.column_config.TextColumn(pinned=True)},
-                height=420 if view.pivot.num_rows > 12 else "auto",
+                height=420 if view.tables.pivot.num_rows > 12 else "auto",
             )
     if TAB_STATUS in tabs and tabs[TAB_STATUS].open:
         with tabs[TAB_STATUS]:
             st.caption("From `metadata.status`, for records that carry one.")
             st.dataframe(
-                view.statuses,
+                view.tables.statuses,
                 hide_index=True,
                 column_config={
                     "entity_type": st.column_config.TextColumn("Entity type"),
@@ -459,7 +301,7 @@ def render_sections(view: SummaryView) -> None:
                         "Share of the type", format="percent", min_value=0.0, max_value=1.0
                     ),
                 },
-                height=420 if view.statuses.num_rows > 12 else "auto",
+                height=420 if view.tables.statuses.num_rows > 12 else "auto",
             )
     if TAB_INVALID in tabs and tabs[TAB_INVALID].open:
         with tabs[TAB_INVALID]:
@@ -473,12 +315,12 @@ def _overview(view: SummaryView) -> None:
     left, right = st.columns(2, gap="large")
     with left:
         st.markdown("**Records by entity type**")
-        if view.by_type is not None:
-            view.by_type.render()
+        if view.charts.by_type is not None:
+            view.charts.by_type.render()
     with right:
         st.markdown(f"**Top {min(TOP_ORGS, len(view.orgs_seen))} organizations**")
-        if view.top_orgs is not None:
-            view.top_orgs.render()
+        if view.charts.top_orgs is not None:
+            view.charts.top_orgs.render()
 
 
 def _invalid(view: SummaryView) -> None:
@@ -487,9 +329,9 @@ def _invalid(view: SummaryView) -> None:
         f"{summary.invalid_records:,} keys in the namespace hold something that is not a "
         "telemetry record (JSON with a string `runId`); lookups of these entities say why too."
     )
-    st.dataframe(view.invalid_reasons, hide_index=True)
+    st.dataframe(view.tables.invalid_reasons, hide_index=True)
     st.dataframe(
-        view.invalid_examples,
+        view.tables.invalid_examples,
         hide_index=True,
         column_config={"raw value (truncated)": st.column_config.TextColumn(width="large")},
     )

@@ -28,8 +28,16 @@ become:
   timeout per lookup, not one per chunk; ``ping`` always probes every primary.
 
 No threads: one connection per primary per round, all in flight at once.
+
 Commands sent: MGET, PTTL, TYPE, SCAN, PING, ASKING, and, by redis-py while
 connecting, CLUSTER SLOTS and COMMAND (see ``CLUSTER_PRIVILEGE_RULES``).
+
+Why not ``RedisCluster.pipeline()``: when one primary cannot be reached it
+re-reads the slot map and raises for the whole pipeline, so a dead host would
+fail every key of a chunk, not just its own. The per-node pipelines here go
+through public calls only (``get_redis_connection`` and its pool, the slot
+map through ``get_node_from_key``); the one exception, re-reading the slot
+map on demand, is ``_redis_internals.refresh_slot_map``.
 """
 
 from __future__ import annotations
@@ -51,11 +59,13 @@ from redis.exceptions import (
     NoPermissionError,
     RedisClusterException,
     ResponseError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 
-from .errors import PartialFetchError, StoreUnavailableError
-from .store import LEAST_PRIVILEGE_RULES, ScanStep, Store, describe_failure, url_errors
+from ..errors import PartialFetchError, StoreUnavailableError
+from ._redis_internals import refresh_slot_map
+from .base import LEAST_PRIVILEGE_RULES, ScanStep, Store, describe_failure, url_errors
 
 try:  # redis-py's own packing adds ~5 µs of Python per command; hiredis alone does not
     from hiredis import pack_command as _hiredis_pack
@@ -63,7 +73,7 @@ except ImportError:  # pragma: no cover - hiredis is a pinned dependency
     _hiredis_pack = None
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 # What a read-only ACL user needs on every node of a cluster: the single-node
 # rules plus CLUSTER SLOTS and COMMAND (redis-py sends both while connecting:
@@ -241,7 +251,7 @@ class _ScanNode:
         return not self.complete and self.error is None and self.cursor >= 0
 
 
-class ClusterStore(Store):
+class ClusterStore(Store, serves=RedisCluster):
     """``Store`` over a ``redis.cluster.RedisCluster``: per-primary pipelines, all in flight."""
 
     def __init__(self, client: RedisCluster, settings: Settings) -> None:
@@ -387,7 +397,7 @@ class ClusterStore(Store):
         pending = list(range(len(keys)))
         single = False
         for round_no in range(MAX_ROUNDS):
-            groups = self._route(pending, slots, outcome)
+            groups = self._route(pending, keys, slots, outcome)
             outcome.retry = set()
             outcome.moved = outcome.tryagain = False
             plans = [
@@ -421,7 +431,7 @@ class ClusterStore(Store):
                 self._apply(layout, replies, outcome)
             pending = sorted(outcome.retry - outcome.failed.keys())
             if round_no == 0 and unreachable:
-                moved = self._rerouted(slots, outcome, unreachable, unreachable_keys)
+                moved = self._rerouted(keys, outcome, unreachable, unreachable_keys)
                 pending = sorted(set(pending) | moved)
             if not pending:
                 break
@@ -444,11 +454,14 @@ class ClusterStore(Store):
         return outcome
 
     def _route(
-        self, pending: list[int], slots: list[int], outcome: _Outcome
+        self,
+        pending: list[int],
+        keys: Sequence[str | bytes],
+        slots: list[int],
+        outcome: _Outcome,
     ) -> list[tuple[ClusterNode, bool, list[int]]]:
         """``(node, asking, indexes)`` groups; keys of a node in its retry pause fail now."""
         asks, outcome.asks = outcome.asks, {}
-        slot_map = self.client.nodes_manager.slots_cache
         groups: dict[tuple[str, bool], tuple[ClusterNode, bool, list[int]]] = {}
         down: dict[str, str | None] = {}
         for index in pending:
@@ -456,8 +469,8 @@ class ClusterStore(Store):
             if asking:
                 node = self._node_at(*asks[index])
             else:
-                owners = slot_map.get(slots[index])
-                if not owners:
+                owner = self._owner(keys[index])
+                if owner is None:
                     outcome.failed[index] = str(
                         StoreUnavailableError(
                             f"No cluster node serves slot {slots[index]}.",
@@ -466,7 +479,7 @@ class ClusterStore(Store):
                         )
                     )
                     continue
-                node = owners[0]
+                node = owner
             name = node.name
             if name not in down:
                 down[name] = self._down_message(node)
@@ -556,8 +569,19 @@ class ClusterStore(Store):
         else:
             outcome.failed.setdefault(index, str(cluster_failure(exc, self.url)))
 
+    def _owner(self, key: str | bytes) -> ClusterNode | None:
+        """The primary serving the key's slot in the client's slot map; None if none does."""
+        try:
+            return self.client.get_node_from_key(key)
+        except SlotNotCoveredError:
+            return None
+
     def _rerouted(
-        self, slots: list[int], outcome: _Outcome, nodes: list[ClusterNode], indexes: list[int]
+        self,
+        keys: Sequence[str | bytes],
+        outcome: _Outcome,
+        nodes: list[ClusterNode],
+        indexes: list[int],
     ) -> set[int]:
         """After primaries were unreachable: re-read the slot map; their keys whose slot
         now has another owner (a replica promoted) are retried."""
@@ -566,11 +590,10 @@ class ClusterStore(Store):
             self._refresh_slots(last_failed=nodes[0].name)
         except StoreUnavailableError:
             return set()
-        slot_map = self.client.nodes_manager.slots_cache
         retried: set[int] = set()
         for index in indexes:
-            owners = slot_map.get(slots[index])
-            if owners and owners[0].name not in names:
+            owner = self._owner(keys[index])
+            if owner is not None and owner.name not in names:
                 outcome.failed.pop(index, None)
                 retried.add(index)
         return retried
@@ -754,10 +777,7 @@ class ClusterStore(Store):
     def _refresh_slots(self, last_failed: str | None = None) -> None:
         """Re-read the slot map (CLUSTER SLOTS from any reachable node)."""
         with cluster_errors(self.url):
-            if last_failed is None:
-                self.client.nodes_manager.initialize()
-            else:
-                self.client.nodes_manager.initialize(last_failed_node_name=last_failed)
+            refresh_slot_map(self.client, last_failed_node=last_failed)
 
     def _node_failure(self, exc: BaseException, node: ClusterNode) -> StoreUnavailableError:
         if isinstance(exc, StoreUnavailableError):

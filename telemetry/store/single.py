@@ -1,8 +1,7 @@
-"""The Redis side: connecting, and the few pipelined primitives the reader needs.
+"""A single Redis node (or anything speaking its protocol: fakeredis, a proxy).
 
-Everything that can raise a redis-py exception lives here, behind
-``store_errors``, so callers only ever see ``StoreUnavailableError`` with a
-redacted URL and a hint.
+Reads are pipelined, and a batch of values and TTLs is one server-side script
+where the server allows it (``FETCH_SCRIPT``).
 """
 
 from __future__ import annotations
@@ -10,26 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from .config import PERCENT_ENCODE_HINT
-from .errors import ConfigError, StoreUnavailableError
+from ..errors import StoreUnavailableError
+from .base import ChunkReader, ScanStep, Store, WrongType, store_errors
 
 if TYPE_CHECKING:
-    from .config import Settings
-
-# (keys, values, pttls, last, complete, error) — see Store.scan_fetch.
-ScanStep = tuple[list[Any], list[Any], list[int], bool, bool, str]
+    from ..config import Settings
 
 # The client attribute holding its ``Reconnects`` (set by ``connect``).
 RECONNECTS_ATTR = "run_lookup_reconnects"
-LEAST_PRIVILEGE_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~{namespace}:*"
 
 # A batch's values and remaining TTLs in one command instead of MGET + a PTTL per
 # key: redis-py's per-command cost (pack, queue, parse: ~6 µs) is most of a raw
@@ -53,12 +45,6 @@ return {values, ttls, kinds}
 """
 
 
-class WrongType(str):
-    """In place of a value: the key holds this Redis type (``"hash"``, ...), not a string."""
-
-    __slots__ = ()
-
-
 def _script_reply(reply: list[Any]) -> tuple[list[Any], list[int]]:
     values, pttls, kinds = reply
     for i in range(0, len(kinds), 2):
@@ -66,45 +52,12 @@ def _script_reply(reply: list[Any]) -> tuple[list[Any], list[int]]:
     return values, pttls
 
 
-def describe_failure(exc: BaseException, url: str) -> StoreUnavailableError:
-    """A redis-py exception as the error users see: what failed, where, what to do."""
-    text = str(exc).strip().rstrip(".") or type(exc).__name__
-    if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text:
-        return StoreUnavailableError(
-            "Redis refused the credentials.",
-            url=url,
-            hint="check the username and password in REDIS_URL",
-        )
-    # redis-py 8 strips the "NOPERM" prefix from the message: trust the type.
-    if isinstance(exc, redis.exceptions.NoPermissionError) or text.startswith("NOPERM"):
-        return StoreUnavailableError(
-            f"Redis denied a command: {text}.",
-            url=url,
-            hint="the Redis user needs " + LEAST_PRIVILEGE_RULES.format(namespace="<namespace>"),
-        )
-    if isinstance(exc, redis.TimeoutError):
-        return StoreUnavailableError(
-            f"Redis did not answer in time ({text}).",
-            url=url,
-            hint="the server may be overloaded or paused; retry, or raise REDIS_SOCKET_TIMEOUT",
-        )
-    if isinstance(exc, redis.ConnectionError):
-        return StoreUnavailableError(
-            f"Cannot reach Redis ({text}).",
-            url=url,
-            hint="is the server running and is REDIS_URL right? Retry once it is back",
-        )
-    return StoreUnavailableError(
-        f"Redis failed: {text}.", url=url, hint="retry; report it if it persists"
-    )
-
-
 class Reconnects:
     """Counts, per thread, the connections of one client that connected *again*.
 
     redis-py reconnects on its own (a dead pooled socket, the one retry): right
     for a lookup, wrong for a SCAN, whose cursor means nothing to a restarted or
-    failed-over server. ``Store.scan_fetch`` compares the count of its own
+    failed-over server. ``SingleStore.scan_fetch`` compares the count of its own
     thread (the one running its round trips) before and after each round trip.
     """
 
@@ -121,39 +74,20 @@ class Reconnects:
         connection._run_lookup_connected = True
 
 
-@contextmanager
-def store_errors(url: str) -> Iterator[None]:
-    try:
-        yield
-    except StoreUnavailableError:
-        raise
-    except (redis.RedisError, OSError) as exc:
-        raise describe_failure(exc, url) from None
-
-
-class Store:
+class SingleStore(Store, serves=object):
     """Pipelined primitives over one injected client (redis-py or fakeredis)."""
 
-    def __init__(self, client: Any, settings: Settings) -> None:
-        self.client = client
-        self.url = settings.redacted_redis_url
+    # Whether ``chunk_reader`` may send the next chunk ahead of ``fetch``. Read
+    # ahead bypasses ``fetch``, so whatever wraps it (a subclass counting round
+    # trips, a test injecting a fault) turns this off to see every chunk.
+    read_ahead = True
+
+    def __init__(self, client: Any, settings: Settings, *, read_ahead: bool | None = None) -> None:
+        super().__init__(client, settings)
+        if read_ahead is not None:
+            self.read_ahead = read_ahead
         # Whether FETCH_SCRIPT may be tried; off for good once the server refuses it.
         self.scripting = _may_script(settings)
-
-    @staticmethod
-    def for_client(client: Any, settings: Settings) -> Store:
-        """The store that fits the client: a cluster client needs per-slot batching."""
-        from redis.cluster import RedisCluster
-
-        if isinstance(client, RedisCluster):
-            from .cluster import ClusterStore
-
-            return ClusterStore(client, settings)
-        return Store(client, settings)
-
-    def describe(self) -> str:
-        """What the sidebar shows: where the data comes from (no secrets)."""
-        return self.url
 
     def ping(self) -> float:
         """Round-trip time of a PING, in seconds."""
@@ -194,15 +128,14 @@ class Store:
     def chunk_reader(self) -> ChunkReader:
         """What ``TelemetryReader.resolve`` reads its chunks through (``fetch`` each).
 
-        With the script and a plain redis-py client, the next chunk's request is
-        sent before the current chunk is handed over: the server reads chunk
-        n + 1 while the caller decodes chunk n. Otherwise (scripting refused, a
-        cluster, a replaced ``fetch``), chunk after chunk through ``fetch``.
+        With the script, ``read_ahead`` and a plain redis-py client, the next
+        chunk's request is sent before the current chunk is handed over: the
+        server reads chunk n + 1 while the caller decodes chunk n. Otherwise
+        (scripting refused, read ahead off), chunk after chunk through ``fetch``.
         """
         if (
             self.scripting
-            and type(self).fetch is _STORE_FETCH
-            and "fetch" not in vars(self)
+            and self.read_ahead
             and isinstance(self.client, redis.Redis)
             and getattr(self.client, "connection", None) is None  # not single-connection
         ):
@@ -307,36 +240,18 @@ class Store:
             pending = new_keys
 
 
-_STORE_FETCH = Store.fetch
-
-
-class ChunkReader:
-    """Chunks of keys read in order through ``Store.fetch``; see ``Store.chunk_reader``."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def fetch(
-        self, keys: list[Any], following: list[Any] | None = None
-    ) -> tuple[list[Any], list[int]]:
-        """``store.fetch(keys)``; ``following`` is the chunk the next call will ask for."""
-        return self.store.fetch(keys)
-
-    def close(self) -> None:
-        """Give back what the reader holds; call it once done, even after an error."""
-
-
 class _ScriptAhead(ChunkReader):
     """FETCH_SCRIPT for the next chunk sent on a pooled connection of its own, ahead.
 
     Errors are the plain ``fetch``'s: a request that could not be sent is
     simply not ahead (the next ``fetch`` sends it the usual way); a lost
-    connection while reading falls back to ``Store.fetch`` and its retry; a
-    refused script turns scripting off, as ``Store.fetch`` would.
+    connection while reading falls back to ``SingleStore.fetch`` and its retry; a
+    refused script turns scripting off, as ``SingleStore.fetch`` would.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: SingleStore) -> None:
         super().__init__(store)
+        self.store: SingleStore = store
         self._conn: Any = None
         self._sent: list[Any] | None = None  # the chunk whose reply is due on _conn
 
@@ -360,7 +275,7 @@ class _ScriptAhead(ChunkReader):
                     reply = self.store.client.parse_response(self._conn, "EVAL_RO")
                 except redis.ConnectionError:
                     self._drop()
-                    return None  # Store.fetch retries once, as the client does
+                    return None  # SingleStore.fetch retries once, as the client does
                 except redis.ResponseError:
                     self._release()  # the reply was read: the connection is clean
                     self.store.scripting = False
@@ -416,68 +331,3 @@ class _NoScripting(Exception):
 
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def connect(settings: Settings) -> Any:
-    """A client for ``REDIS_URL``; in demo mode, an embedded fakeredis with generated data.
-
-    Connecting is lazy: nothing is sent until the first command, so this
-    never raises for an unreachable server (``Store.ping`` tells). Except with
-    ``REDIS_CLUSTER=1``: a cluster client reads the slot map at once, so an
-    unreachable cluster raises ``StoreUnavailableError`` here.
-    """
-    if settings.demo:
-        return demo_client(settings)
-    url = settings.redis_url.get_secret_value()  # type: ignore[union-attr]  # not demo
-    options: dict[str, Any] = {
-        "socket_connect_timeout": settings.redis_connect_timeout,
-        "socket_timeout": settings.redis_socket_timeout,
-        # One quick retry covers a connection the server closed while idle; more
-        # would only multiply the wait when Redis is really down.
-        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        "decode_responses": False,
-        # No CLIENT SETINFO on connect: the least-privilege ACL user may not run
-        # it, and every refusal would land in the server's ACL LOG.
-        "driver_info": None,
-    }
-    with store_errors(settings.redacted_redis_url):
-        if settings.redis_cluster:
-            from .cluster import connect_cluster
-
-            return connect_cluster(url, options, settings.redacted_redis_url)
-        reconnects = Reconnects()
-        with url_errors(settings.redacted_redis_url):
-            client = redis.Redis.from_url(
-                url, health_check_interval=30, redis_connect_func=reconnects.on_connect, **options
-            )
-        setattr(client, RECONNECTS_ATTR, reconnects)
-        return client
-
-
-@contextmanager
-def url_errors(url: str) -> Iterator[None]:
-    """redis-py's own complaints about REDIS_URL as a ``ConfigError`` naming the fix.
-
-    ``Settings`` already refuses what we know redis-py rejects; this is the net
-    under that: redis-py's words may quote the URL, password included (urllib's
-    "Port could not be cast to integer value as '<start of password>'"), so they
-    are never shown.
-    """
-    try:
-        yield
-    except (ValueError, TypeError):
-        raise ConfigError(
-            "REDIS_URL is not a URL redis-py accepts — check the scheme (redis:// or "
-            f"rediss://), host:port and ?options, and {PERCENT_ENCODE_HINT} (got {url})"
-        ) from None
-
-
-def demo_client(settings: Settings, *, seed: int = 7) -> Any:
-    """An in-process fakeredis holding ``settings.demo_records`` generated records."""
-    import fakeredis
-
-    from .writer import seed_records
-
-    client = fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=False)
-    seed_records(client, settings, records=settings.demo_records, seed=seed)
-    return client

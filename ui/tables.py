@@ -1,0 +1,191 @@
+"""The pages' tables, built as Arrow once per result: ``st.dataframe`` then only
+serialises them on a rerun (no pandas conversion), and filtering costs no copy.
+
+``summary_tables`` holds the Summary page's tables (and ``ui.charts`` the data
+of its charts); the Bulk page's results table is ``bulk_table``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from telemetry import Resolution, Result, Status, Summary
+from telemetry.reader import result_row, row_micros, row_time
+
+UNKNOWN = "(unknown)"  # an organization ID that records do not carry
+
+
+def org_label(org: str) -> str:
+    return org or UNKNOWN
+
+
+def arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def arrow_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as Arrow IPC stream bytes, the form Streamlit sends a chart's data in
+    (and what it would make of the frame itself: the index stays schema metadata)."""
+    table = pa.Table.from_pandas(frame)
+    sink = pa.BufferOutputStream()
+    with pa.RecordBatchStreamWriter(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryTables:
+    pivot: pa.Table  # organizations × entity types
+    statuses: pa.Table
+    invalid_reasons: pa.Table
+    invalid_examples: pa.Table
+
+
+def summary_tables(summary: Summary) -> SummaryTables:
+    by_type = summary.by_type
+    statuses = sorted(summary.statuses.items(), key=lambda item: (item[0][0], -item[1]))
+    status_frame = pd.DataFrame(
+        {
+            "entity_type": [t for (t, _), _ in statuses],
+            "status": [s for (_, s), _ in statuses],
+            "records": [n for _, n in statuses],
+            "share": [n / by_type[t] if by_type.get(t) else 0.0 for (t, _), n in statuses],
+        }
+    )
+    reasons = summary.invalid_reasons.most_common()
+    examples = summary.invalid_examples
+    return SummaryTables(
+        pivot=arrow(_pivot(summary)),
+        statuses=arrow(status_frame),
+        invalid_reasons=pa.table(
+            {"reason": [r for r, _ in reasons], "records": [n for _, n in reasons]},
+            schema=pa.schema([("reason", pa.string()), ("records", pa.int64())]),
+        ),
+        invalid_examples=pa.table(
+            {
+                "key": [e.key for e in examples],
+                "reason": [e.reason for e in examples],
+                "raw value (truncated)": [e.raw for e in examples],
+            },
+            schema=pa.schema(
+                [
+                    ("key", pa.string()),
+                    ("reason", pa.string()),
+                    ("raw value (truncated)", pa.string()),
+                ]
+            ),
+        ),
+    )
+
+
+def _pivot(summary: Summary) -> pd.DataFrame:
+    """Organizations × entity types (records), busiest organization first.
+
+    The two fixed columns are capitalised: entity types are lower snake case,
+    so no type (``organization`` is one) can collide with them.
+    """
+    if not summary.groups:
+        return pd.DataFrame({"Organization": [], "Total": []})
+    long = pd.DataFrame(
+        {
+            "Organization": [org_label(org) for _, org in summary.groups],
+            "entity_type": [t for t, _ in summary.groups],
+            "records": [int(v[0]) for v in summary.groups.values()],
+        }
+    )
+    table = long.pivot_table(
+        index="Organization", columns="entity_type", values="records", aggfunc="sum", fill_value=0
+    )
+    table.columns.name = None
+    table.insert(0, "Total", table.sum(axis=1))
+    return table.sort_values("Total", ascending=False).reset_index()
+
+
+# -- the Bulk page's results table ---------------------------------------------
+
+_MS = pa.timestamp("ms", tz="UTC")
+_TEXT = pa.string()
+# A string column with few distinct values (statuses, entity types, organizations, the
+# found rows' details) goes as an Arrow dictionary: each value once, two bytes a row.
+# It is what a pandas categorical becomes, and the table shows and searches it as text;
+# the bytes are serialised and hashed on every page run.
+_CODES = pa.dictionary(pa.int16(), pa.string())
+
+
+def _ms(value: datetime | float | None) -> int | None:
+    """A row's time (``row_time``) as Arrow's milliseconds: what the table shows."""
+    value = row_time(value)
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def epoch_ms(times: Sequence[datetime | float | None]) -> pa.Array:
+    """``[_ms(t) for t in times]`` as an Arrow timestamp array, vectorised: ``_ms`` is a
+    float division and a product of the microseconds (``row_micros``), truncated."""
+    micros, exact = row_micros(times)
+    millis = np.trunc(micros / 1e6 * 1000).astype(np.int64)
+    valid = exact.copy()
+    for index in np.flatnonzero(~exact).tolist():
+        value = _ms(times[index])
+        if value is not None:
+            millis[index] = value
+            valid[index] = True
+    return pa.array(millis, type=_MS, mask=~valid)
+
+
+def _coded(values: list[Any]) -> pa.Array:
+    """``values`` as a dictionary column, or as plain text when most are distinct (e.g. the
+    details of not-found rows, each naming its key): then codes would only add bytes."""
+    coded = pa.array(values, type=_CODES)
+    if 2 * len(coded.dictionary) > len(coded):
+        return coded.dictionary_decode()
+    return coded
+
+
+def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, list[str]]:
+    """The results table (one list per column, one Arrow table at the end: filtering and
+    showing it later costs no conversion), the found run IDs (Arrow: most pages only count
+    them) and the not-found queries."""
+    rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
+
+    def values(name: str) -> list[Any]:
+        return list(map(attrgetter(name), rows))
+
+    query_values = values("query")
+    entity_ids = values("entity_id")
+    queries = pa.array(query_values, type=_TEXT)
+    run_ids = pa.array(values("run_id"), type=_TEXT)
+    run_urls = pa.array(values("run_url"), type=_TEXT)
+    statuses = _coded(values("status"))
+    has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
+    found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
+    missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()
+    columns = {
+        "query": queries,
+        "status": statuses,
+        "entity_type": _coded(values("entity_type")),
+        # A bare ID is its own entity ID: the usual paste converts one column, not two.
+        "entity_id": queries if entity_ids == query_values else pa.array(entity_ids, _TEXT),
+        # No link is an empty cell: the link column would show a missing one as "None".
+        "run": pc.fill_null(run_urls, ""),
+        "run_id": run_ids,
+        "organization_id": _coded(values("organization_id")),
+        "processed_at": epoch_ms(values("processed_at")),
+        "inferred": pa.array(values("processed_at_inferred"), type=pa.bool_()),
+        "expires_at": epoch_ms(values("expires_at")),
+        "detail": _coded(values("detail")),
+    }
+    has_url = pc.fill_null(pc.greater(pc.utf8_length(run_urls), 0), False)
+    if not pc.any(pc.and_(has_run, pc.invert(has_url))).as_py():
+        # Every run ID is in its link: the "no link" column is never shown, so not sent
+        # (a tenth of the table's bytes, serialised and hashed on every page run).
+        del columns["run_id"]
+    return pa.Table.from_arrays(list(columns.values()), names=list(columns)), found_runs, missing
