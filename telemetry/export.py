@@ -120,7 +120,7 @@ def results_csv(results: Iterable[Result] | Resolution) -> str:
     from .reader import Resolution
 
     if isinstance(results, Resolution):
-        if len(results.rows) >= _COLUMNS_FROM:
+        if len(results) >= _COLUMNS_FROM:
             return _resolution_csv(results)
         return write_csv(CSV_HEADER, results.csv_rows())
     return write_csv(CSV_HEADER, (result.csv_row() for result in results))

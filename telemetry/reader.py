@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, NamedTuple
+
+import orjson
 
 from .config import Settings
 from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
@@ -88,8 +90,55 @@ class Row(NamedTuple):
 ROW_FIELDS: tuple[str, ...] = Row._fields
 if tuple(Result.model_fields) != ROW_FIELDS:  # row_result builds a Result from a row's fields
     raise TypeError("Row and Result must have the same fields in the same order")
-# tuple.__new__ skips the generated __new__'s Python frame on the per-row hot path.
+# tuple.__new__ skips the generated __new__'s Python frame when a view is built.
 _new_row = tuple.__new__
+_FIELD_INDEX = {name: index for index, name in enumerate(ROW_FIELDS)}
+_STATUS_INDEX = _FIELD_INDEX["status"]
+_STATUS_BY_VALUE = {status.value: status for status in Status}
+_FOUND = Status.FOUND.value
+
+_METADATA_INDEX = _FIELD_INDEX["metadata"]
+
+# How a Resolution keeps a row: an exact tuple of Row's fields holding no object the
+# garbage collector knows (no Status member: its string; no dict: the metadata as the
+# stored JSON it comes from, or None). CPython stops tracking such a tuple at its
+# first young collection; a named tuple, or a tuple holding any dict or enum member,
+# it tracks for good. 100,000 tracked rows cost a bulk resolve 2-3 full collections
+# of the whole process, as long as the resolve itself; untracked ones cost none.
+# Rows are seen only through Row views (``Resolution.rows``, ``column``), built on
+# access; a view decodes its metadata then.
+Cells = tuple[Any, ...]
+
+
+def _cells(row: Row) -> Cells:
+    metadata = row[_METADATA_INDEX]
+    return (
+        row[0],
+        row[1].value,
+        *row[2:_METADATA_INDEX],
+        None if metadata is NO_METADATA else metadata,
+        *row[_METADATA_INDEX + 1 :],
+    )
+
+
+def _view(cells: Cells) -> Row:
+    metadata = cells[_METADATA_INDEX]
+    if metadata is None:
+        metadata = NO_METADATA
+    elif type(metadata) is not dict:  # the stored value: its metadata, read now
+        metadata = extra_metadata(orjson.loads(metadata))
+    return _new_row(
+        Row,
+        (
+            cells[0],
+            _STATUS_BY_VALUE[cells[1]],
+            *cells[2:_METADATA_INDEX],
+            metadata,
+            *cells[_METADATA_INDEX + 1 :],
+        ),
+    )
+
+
 Owner = tuple[str, str, str]  # (query text, entity type, entity ID) of a key
 
 
@@ -144,7 +193,6 @@ def row_result(row: Row) -> Result:
     return _result(fields)
 
 
-_status_of = attrgetter("status")
 _text_of, _entity_id_of, _type_of, _error_of = (itemgetter(i) for i in range(4))  # Query's
 
 
@@ -155,12 +203,14 @@ def result_row(result: Result) -> Row:
 class Resolution:
     """Every query's rows, in input order, and whether Redis answered for all of them.
 
-    Rows are kept as ``Row`` named tuples: 100,000 pydantic objects cost more
-    than reading their records. ``results`` builds the ``Result`` objects on
-    first use; ``counts``, ``csv_rows`` and ``columns`` never need them.
+    Rows are kept as plain tuples the garbage collector can forget (see
+    ``Cells``) and seen as ``Row`` named tuples: ``rows`` builds the views,
+    ``column`` one field of every row without them. ``results`` builds the
+    ``Result`` objects on first use; ``counts``, ``csv_rows`` and ``column``
+    never need them.
     """
 
-    __slots__ = ("_results", "complete", "error", "queries", "rows")
+    __slots__ = ("_cells", "_results", "complete", "error", "queries")
 
     def __init__(
         self,
@@ -170,39 +220,54 @@ class Resolution:
         error: str = "",
         *,
         rows: list[Row] | None = None,
+        cells: list[Cells] | None = None,
     ) -> None:
-        self.rows: list[Row] = rows if rows is not None else [result_row(r) for r in results or ()]
+        if cells is None:
+            given = rows if rows is not None else [result_row(r) for r in results or ()]
+            cells = [_cells(row) for row in given]
+        self._cells = cells
         self._results = results
         self.queries = queries
         self.complete = complete
         self.error = error
 
     @property
+    def rows(self) -> list[Row]:
+        """Every row as a ``Row`` (built on each access: prefer ``column`` for one field)."""
+        return [_view(cells) for cells in self._cells]
+
+    @property
     def results(self) -> list[Result]:
         if self._results is None:
-            self._results = [row_result(row) for row in self.rows]
+            self._results = [row_result(_view(cells)) for cells in self._cells]
         return self._results
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self._cells)
 
     def __repr__(self) -> str:
         return (
-            f"Resolution(rows={len(self.rows)}, queries={self.queries}, "
+            f"Resolution(rows={len(self._cells)}, queries={self.queries}, "
             f"complete={self.complete}, error={self.error!r})"
         )
 
     def count(self, status: Status) -> int:
-        return sum(1 for row in self.rows if row.status is status)
+        value = status.value
+        return sum(1 for cells in self._cells if cells[_STATUS_INDEX] == value)
 
     @property
     def counts(self) -> dict[str, int]:
-        tally = Counter(map(_status_of, self.rows))
-        return {status.value: tally[status] for status in Status}
+        tally = Counter(map(itemgetter(_STATUS_INDEX), self._cells))
+        return {status.value: tally[status.value] for status in Status}
 
     def column(self, name: str) -> list[Any]:
         """One field of every row, e.g. ``column("run_id")``; times as ``row_time`` takes them."""
-        return list(map(attrgetter(name), self.rows))
+        if name == "metadata":
+            return [row.metadata for row in self.rows]
+        values = list(map(itemgetter(_FIELD_INDEX[name]), self._cells))
+        if name == "status":
+            return [_STATUS_BY_VALUE[value] for value in values]
+        return values
 
     def csv_rows(self) -> Iterator[tuple[str, ...]]:
         """``Result.csv_row()`` of every row, without building the results."""
@@ -361,7 +426,7 @@ class TelemetryReader:
         """
         plan, keys, owners = self._plan(queries)
         self._run_url = run_url_builder(self.settings.run_url_template)
-        found: dict[str, Row] = {}
+        found: dict[str, Cells] = {}
         failed: dict[str, str] = {}
         error = ""
         done_keys = 0
@@ -403,8 +468,8 @@ class TelemetryReader:
                     progress(done_keys, len(keys))
         finally:
             reader.close()
-        rows = self._rows(queries, plan, found, failed)
-        return Resolution(rows=rows, queries=len(queries), complete=not error, error=error)
+        cells = self._rows(queries, plan, found, failed)
+        return Resolution(cells=cells, queries=len(queries), complete=not error, error=error)
 
     def _collect(
         self,
@@ -412,7 +477,7 @@ class TelemetryReader:
         owners: list[Owner],
         values: list[Any],
         pttls: list[int],
-        found: dict[str, Row],
+        found: dict[str, Cells],
         failed: dict[str, str],
         now: float,
     ) -> None:
@@ -421,7 +486,7 @@ class TelemetryReader:
         odd: list[tuple[str, str]] = []
         run_url = self._run_url
         ttl_seconds = self.ttl_seconds
-        found_status = Status.FOUND
+        found_status = _FOUND
         for key, (text, entity_type, entity_id), raw, pttl in zip(
             chunk, owners, values, pttls, strict=True
         ):
@@ -442,25 +507,22 @@ class TelemetryReader:
             url = run_url(run_id)
             if url is None:
                 notes = f"{UNLINKED_NOTE}; {notes}" if notes else UNLINKED_NOTE
-            found[key] = _new_row(
-                Row,
-                (
-                    text,
-                    found_status,
-                    entity_type,
-                    entity_id,
-                    run_id,
-                    url,
-                    org,
-                    processed,
-                    inferred,
-                    expires,
-                    notes,
-                    key,
-                    # Facts.metadata, without the property's call: once per row.
-                    extra_metadata(data) if len(data) > 1 else NO_METADATA,
-                    None,
-                ),
+            found[key] = (  # Row's fields, as Cells
+                text,
+                found_status,
+                entity_type,
+                entity_id,
+                run_id,
+                url,
+                org,
+                processed,
+                inferred,
+                expires,
+                notes,
+                key,
+                # The metadata's source, read by a view (see Cells); None: none at all.
+                raw if len(data) > 1 else None,
+                None,
             )
         if odd:
             odd_keys = [key for key, _ in odd]
@@ -481,10 +543,10 @@ class TelemetryReader:
         self,
         queries: Sequence[Query],
         plan: list[Any],
-        found: dict[str, Row],
+        found: dict[str, Cells],
         failed: dict[str, str],
-    ) -> list[Row]:
-        rows: list[Row] = []
+    ) -> list[Cells]:
+        rows: list[Cells] = []
         append = rows.append
         for query, planned in zip(queries, plan, strict=True):
             text = query.text
@@ -493,34 +555,36 @@ class TelemetryReader:
                 if hit is not None:
                     # Rows are built with the text of the key's (last) query; two queries
                     # can reach one key (``payment:x`` and a bare ``x``).
-                    append(hit if hit.query == text else hit._replace(query=text))
+                    append(hit if hit[0] == text else (text, *hit[1:]))
                     continue
                 candidates = [(planned.split(":", 2)[1], planned)]
             elif planned is None:
-                append(Row(text, Status.INVALID_ID, detail=query.error))
+                append(_cells(Row(text, Status.INVALID_ID, detail=query.error)))
                 continue
             else:
                 candidates = planned
             hits = [found[key] for _, key in candidates if key in found]
             errors = [failed[key] for _, key in candidates if key in failed]
             for hit in hits:
-                append(hit if hit.query == text else hit._replace(query=text))
+                append(hit if hit[0] == text else (text, *hit[1:]))
             if errors and not hits:
                 entity_type = candidates[0][0] if len(candidates) == 1 else None
                 append(
-                    Row(
-                        text,
-                        Status.ERROR,
-                        entity_type=entity_type,
-                        entity_id=query.entity_id,
-                        detail=f"not read: {errors[0]}",
+                    _cells(
+                        Row(
+                            text,
+                            Status.ERROR,
+                            entity_type=entity_type,
+                            entity_id=query.entity_id,
+                            detail=f"not read: {errors[0]}",
+                        )
                     )
                 )
             elif not hits:
                 append(self._not_found(query, candidates))
         return rows
 
-    def _not_found(self, query: Query, candidates: list[tuple[str, str]]) -> Row:
+    def _not_found(self, query: Query, candidates: list[tuple[str, str]]) -> Cells:
         if len(candidates) == 1:
             entity_type, key = candidates[0]
             detail = (
@@ -535,34 +599,40 @@ class TelemetryReader:
                 f"unknown ID prefix; checked {len(candidates)} entity types ({types}) "
                 f"under {self.namespace}:<type>:{query.entity_id}: none found"
             )
-        return Row(
-            query.text,
-            Status.NOT_FOUND,
-            entity_type=entity_type,
-            entity_id=query.entity_id,
-            detail=detail,
-            key=key,
+        return _cells(
+            Row(
+                query.text,
+                Status.NOT_FOUND,
+                entity_type=entity_type,
+                entity_id=query.entity_id,
+                detail=detail,
+                key=key,
+            )
         )
 
-    def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Row:
+    def _invalid(self, key: str, reason: str, raw: bytes | str | None = None) -> Cells:
         parts = parse_key(key, self.namespace)
-        return Row(
-            "",
-            Status.INVALID_RECORD,
-            entity_type=parts.entity_type if parts else None,
-            entity_id=parts.entity_id if parts else None,
-            detail=f"invalid record at {key}: {reason}",
-            key=key,
-            raw_value=preview(raw) if raw is not None else None,
+        return _cells(
+            Row(
+                "",
+                Status.INVALID_RECORD,
+                entity_type=parts.entity_type if parts else None,
+                entity_id=parts.entity_id if parts else None,
+                detail=f"invalid record at {key}: {reason}",
+                key=key,
+                raw_value=preview(raw) if raw is not None else None,
+            )
         )
 
-    def _result_for(self, key: str, raw: bytes | str, pttl: int, now: float, text: str = "") -> Row:
+    def _result_for(
+        self, key: str, raw: bytes | str, pttl: int, now: float, text: str = ""
+    ) -> Cells:
         """The row of a key read one by one (a non-string key inspected), for the query ``text``."""
         # Keys here were built by make_key and the namespace has no ':'.
         namespace, entity_type, entity_id = key.split(":", 2)
         if namespace != self.namespace:  # be safe anyway
             return self._invalid(key, "key is not <namespace>:<entity_type>:<entity_id>", raw)
-        found: dict[str, Row] = {}
+        found: dict[str, Cells] = {}
         self._collect([key], [(text, entity_type, entity_id)], [raw], [pttl], found, {}, now)
         return found[key]
 

@@ -332,7 +332,7 @@ def render_counts(result: BulkResult) -> None:
     with st.container(horizontal=True, gap="medium"):
         for label, value, help_text in cells:
             st.metric(label, f"{value:,}", help=help_text, border=True)
-    rows = len(result.resolution.rows)
+    rows = len(result.resolution)
     if rows > parsed.unique:
         st.caption(
             f"{rows - parsed.unique:,} extra rows: IDs with no known prefix "

@@ -154,10 +154,13 @@ def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, 
     """The results table (one list per column, one Arrow table at the end: filtering and
     showing it later costs no conversion), the found run IDs (Arrow: most pages only count
     them) and the not-found queries."""
-    rows = results.rows if isinstance(results, Resolution) else [result_row(r) for r in results]
+    if isinstance(results, Resolution):
+        values = results.column
+    else:
+        rows = [result_row(r) for r in results]
 
-    def values(name: str) -> list[Any]:
-        return list(map(attrgetter(name), rows))
+        def values(name: str) -> list[Any]:
+            return list(map(attrgetter(name), rows))
 
     query_values = values("query")
     entity_ids = values("entity_id")
