@@ -1,4 +1,5 @@
-"""Shared helpers for the AppTest suites of the Streamlit app (tests/test_app_*.py).
+"""Shared helpers for the AppTest suites of the Streamlit app (tests/app/, and the AppTest
+parts of other suites).
 
 How the app is driven
 ---------------------
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,22 @@ def put(
 def texts(elements: Iterable[Any]) -> str:
     """Every element's value, newline-joined: for ``in`` assertions over a page."""
     return "\n".join(str(element.value) for element in elements)
+
+
+def tree_nodes(at: AppTest) -> Iterator[Any]:
+    """Every node AppTest holds for the page, depth first: the root (main area, sidebar
+    and event blocks), each block and each element.
+
+    AppTest has no public handle on the root (``at.main`` and ``at.sidebar`` miss the
+    event blocks), so this is the one place that reads its private ``_tree``.
+    """
+
+    def walk(node: Any) -> Iterator[Any]:
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    return walk(at._tree)
 
 
 def raw_text(at: AppTest) -> str:

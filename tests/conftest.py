@@ -9,6 +9,12 @@ Fixtures
 ``fake_redis``          function: an empty ``fakeredis.FakeRedis()``.
 ``settings_factory``    function: ``settings_factory(secrets=None, **overrides)`` →
                         ``telemetry.config.Settings.load(secrets, **overrides)``.
+``server_clock``        function: fakeredis' server clock frozen at ``clocks.NOW``
+                        (a ``clocks.FrozenClock``: move it with ``server_clock.now += s``).
+
+Support modules (importable from any test: ``tests`` is on ``pythonpath``):
+``clocks`` (``NOW``, ``FrozenClock``), ``redis_server``, ``redis_cluster``,
+``apptest_support``, ``wire_client``, ``st_wire``; ``e2e.harness``.
 
 Tests that use a real server are marked ``redis`` automatically, so
 ``pytest -m "not redis"`` runs without one. Without ``redis-server`` such tests
@@ -19,13 +25,16 @@ from __future__ import annotations
 
 import inspect
 import os
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import fakeredis
+import fakeredis._socket._base as fakeredis_socket
 import pytest
 import redis
 
+from clocks import NOW, FrozenClock
 from redis_server import RedisServer
 
 REAL_REDIS_FIXTURES = frozenset({"redis_server", "redis_client", "fresh_redis_server"})
@@ -188,3 +197,15 @@ def settings_factory() -> Callable[..., Any]:
         return Settings.load(secrets, **overrides)
 
     return factory
+
+
+@pytest.fixture
+def server_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """Freeze fakeredis' server clock at ``NOW`` for this test, so PTTLs are exact.
+
+    fakeredis takes "now" from ``time.time()`` in its socket module; the test
+    moves it with ``server_clock.now += seconds``.
+    """
+    clock = FrozenClock(NOW)
+    monkeypatch.setattr(fakeredis_socket, "time", types.SimpleNamespace(time=clock.time))
+    return clock

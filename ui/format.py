@@ -60,7 +60,7 @@ def record_text(value: object, limit: int = 500, *, code: bool = False) -> str:
 
     Plain text is backslash-escaped, plus an empty ``:small[]`` wherever one of
     Streamlit's text-node plugins could match (``_SEAM_BEFORE_RE``, ``_SHORTCODE_RE``;
-    tests/test_record_text.py models them). A code span is never interpreted, except
+    tests/app/test_record_text.py models them). A code span is never interpreted, except
     that Streamlit rewrites ``:material/`` in the source: the span is cut in two there.
     Do not put a bare ``:`` right before the result (that would disable a leading seam).
     """

@@ -6,7 +6,7 @@ cluster store sends its per-node pipelines itself (see ``cluster.py`` for
 why not ``RedisCluster.pipeline()``), so it must ask for that re-read
 directly: ``nodes_manager.initialize``. Everything else goes through public
 calls (``get_node_from_key``, ``get_primaries``, ``get_node``,
-``get_redis_connection``). tests/test_cluster.py pins what is relied on here:
+``get_redis_connection``). tests/store/test_cluster.py pins what is relied on here:
 a re-read makes ``get_node_from_key`` name a slot's new owner.
 """
 

@@ -234,7 +234,7 @@ def live_app(e2e_redis: RedisServer, users_file: Path) -> Iterator[LiveApp]:
 @pytest.fixture(scope="package")
 def browser(browser_available: None) -> Iterator[Any]:
     # Package scope: Playwright's sync API allows one instance per thread, and
-    # tests outside tests/e2e (test_app_auth.py) start their own after this one ends.
+    # tests outside tests/e2e (app/test_app_auth.py) start their own after this one ends.
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)

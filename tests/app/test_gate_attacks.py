@@ -3,7 +3,7 @@
 Each test scripts what an attacker did (issue #12) with ``wire_client.WireClient``
 against ``streamlit run app.py`` in real mode (a real redis-server, users made
 by the CLI): no browser, any message, any subprotocol. What a browser user sees
-is covered by tests/e2e; the gate's logic by tests/test_app_auth.py.
+is covered by tests/e2e; the gate's logic by tests/app/test_app_auth.py.
 """
 
 from __future__ import annotations

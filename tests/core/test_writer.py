@@ -9,6 +9,7 @@ import fakeredis
 import orjson
 import pytest
 
+from clocks import NOW
 from telemetry.config import Settings
 from telemetry.keys import parse_key
 from telemetry.models import decode_value, parse_timestamp
@@ -24,7 +25,6 @@ from telemetry.writer import (
     write_records,
 )
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
 DAY = 86_400
 

@@ -16,42 +16,31 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
-import fakeredis._socket._base as fakeredis_socket
 import orjson
 import pytest
 
+import cli_process
 import telemetry.cli as cli
+from clocks import NOW, FrozenClock
 from redis_server import free_port
 from telemetry.config import Settings
 from telemetry.errors import StoreUnavailableError
 from telemetry.reader import TelemetryReader
 from telemetry.store import SingleStore
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
 HOUR = 3600
 PASSWORD = "hunter2-SECRET"
 FAKE_URL = f"redis://app:{PASSWORD}@redis.internal:6379/0"
-ROOT = Path(__file__).resolve().parent.parent
 RESOLVE_HEADER = (
     "query,status,entity_type,entity_id,run_id,run_url,organization_id,processed_at,"
     "expires_at,detail"
 )
 
 
-class ServerClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
+def fake(monkeypatch: pytest.MonkeyPatch, server_clock: FrozenClock) -> fakeredis.FakeRedis:
     """A fakeredis (clock frozen at NOW) that the CLI's connect() returns; readers use NOW too."""
-    clock = ServerClock(NOW)
-    monkeypatch.setattr(fakeredis_socket, "time", types.SimpleNamespace(time=clock.time))
     client = fakeredis.FakeRedis()
     monkeypatch.setattr(cli, "connect", lambda settings: client)
     monkeypatch.setattr(
@@ -474,17 +463,8 @@ def test_help_for_each_command(
 # -- real subprocesses ------------------------------------------------------------
 
 
-def python_m(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    """``python -m telemetry ARGS`` in the repo, with the test's cleaned environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry", *args],
-        cwd=ROOT,
-        input=stdin.decode(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+# ``python -m telemetry ARGS`` in the repo, with the test's cleaned environment; text output.
+python_m = functools.partial(cli_process.python_m, text=True)
 
 
 @pytest.mark.parametrize(
@@ -548,8 +528,15 @@ def test_subprocess_bad_port_in_url() -> None:
 def test_settings_from_cli_match_library(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI builds settings like the library: --redis-url overrides REDIS_URL."""
     monkeypatch.setenv("REDIS_URL", "redis://env:1/0")
-    args = cli.build_parser().parse_args(["summary", "--redis-url", "redis://flag:2/0"])
-    settings = cli._settings(args)
+    seen: list[Settings] = []
+
+    def connect(settings: Settings) -> fakeredis.FakeRedis:
+        seen.append(settings)
+        return fakeredis.FakeRedis()
+
+    monkeypatch.setattr(cli, "connect", connect)
+    assert cli.main(["summary", "--redis-url", "redis://flag:2/0"]) == 0
+    [settings] = seen
     assert isinstance(settings, Settings)
     assert settings.redis_url is not None
     assert settings.redis_url.get_secret_value() == "redis://flag:2/0"

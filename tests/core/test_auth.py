@@ -12,6 +12,7 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
+from clocks import FrozenClock
 from telemetry.auth import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -32,14 +33,6 @@ from telemetry.users import add_user
 
 COOKIE_KEY = "k3y-" + "x" * 40  # a valid 44-character key
 PASSWORD = "correct horse battery"
-
-
-class FakeClock:
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- the throttle, step by step ------------------------------------------------------
@@ -72,7 +65,7 @@ DEFAULT_STEPS: list[tuple[float, str, str, float]] = [
 ]
 
 
-def _run_steps(throttle: LoginThrottle, clock: FakeClock, steps) -> None:
+def _run_steps(throttle: LoginThrottle, clock: FrozenClock, steps) -> None:
     for index, (at, action, username, expected) in enumerate(steps):
         clock.now = 1_000.0 + at
         if action == "fail":
@@ -86,7 +79,7 @@ def _run_steps(throttle: LoginThrottle, clock: FakeClock, steps) -> None:
 
 
 def test_throttle_default_policy_table() -> None:
-    clock = FakeClock()
+    clock = FrozenClock(1_000.0)
     throttle = LoginThrottle(clock=clock)
     assert throttle.policy == ThrottlePolicy()
     _run_steps(throttle, clock, DEFAULT_STEPS)
@@ -126,12 +119,12 @@ def test_throttle_default_policy_table() -> None:
     ],
 )
 def test_throttle_cases(steps) -> None:
-    clock = FakeClock()
+    clock = FrozenClock(1_000.0)
     _run_steps(LoginThrottle(clock=clock), clock, steps)
 
 
 def test_throttle_custom_policy() -> None:
-    clock = FakeClock()
+    clock = FrozenClock(1_000.0)
     throttle = LoginThrottle(
         ThrottlePolicy(max_failures=2, window=60, base_delay=5, max_delay=12), clock=clock
     )
@@ -150,7 +143,7 @@ def test_throttle_custom_policy() -> None:
 
 
 def test_throttle_is_thread_safe() -> None:
-    clock = FakeClock()
+    clock = FrozenClock(1_000.0)
     throttle = LoginThrottle(ThrottlePolicy(max_failures=1000), clock=clock)
     barrier = threading.Barrier(8)
 
@@ -174,7 +167,7 @@ def test_throttle_is_thread_safe() -> None:
 def test_parallel_attempts_are_counted_before_any_check() -> None:
     """Of 24 attempts begun at once for one username, only the first 5 may check a
     password: each is counted before it is checked, so a race cannot skip the throttle."""
-    throttle = LoginThrottle(clock=FakeClock())
+    throttle = LoginThrottle(clock=FrozenClock(1_000.0))
     barrier = threading.Barrier(24)
     allowed: list[bool] = []
 
@@ -194,14 +187,14 @@ def test_parallel_attempts_are_counted_before_any_check() -> None:
 
 
 def test_throttle_memory_is_bounded() -> None:
-    clock = FakeClock()
+    clock = FrozenClock(1_000.0)
     throttle = LoginThrottle(ThrottlePolicy(max_tracked=50), clock=clock)
     for _ in range(5):
         throttle.record_failure("victim")
     assert throttle.retry_after("victim") == 30
     for i in range(500):
         throttle.record_failure(f"spray{i}")
-    assert len(throttle._entries) <= 50
+    assert len(throttle._entries) <= 50  # private on purpose: no public size to bound
     assert throttle.retry_after("victim") == 30  # spraying did not lift the wait
     throttle.reset()
     assert throttle.retry_after("victim") == 0
@@ -225,7 +218,7 @@ def test_format_wait(seconds: float, text: str) -> None:
 
 
 def test_sign_out_registry() -> None:
-    clock = FakeClock(5_000.0)
+    clock = FrozenClock(5_000.0)
     registry = SignOutRegistry(clock=clock)
     assert registry.accepts("alice", 4_000.0)
     registry.sign_out("Alice")

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
-import os
 import random
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -37,6 +36,7 @@ import orjson
 import pytest
 import redis
 
+import cli_process
 from apptest_support import (
     capture_downloads,
     download_bytes,
@@ -54,7 +54,6 @@ from telemetry.reader import TelemetryReader
 from telemetry.summary import summarize
 from ui import context
 
-ROOT = Path(__file__).resolve().parent.parent
 TTL = 1_209_600
 PASSWORD = "pw-Fault-S3cret"
 USER = "app"
@@ -112,19 +111,8 @@ def csv_rows(text: str) -> list[list[str]]:
     return rows[1:]
 
 
-def python_m(
-    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    """``python -m telemetry ARGS``; a hang fails the test through the timeout."""
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        timeout=QUICK * 2,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+# ``python -m telemetry ARGS``; a hang fails the test through the timeout.
+python_m = functools.partial(cli_process.python_m, timeout=QUICK * 2)
 
 
 def one_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:

@@ -11,7 +11,7 @@ import redis
 from redis_server import RedisServer
 from telemetry.ids import parse_ids
 from telemetry.models import Result, Status, parse_timestamp
-from telemetry.reader import Row, TelemetryReader, _result
+from telemetry.reader import Row, TelemetryReader, _result  # private on purpose: documented below
 from telemetry.store import SingleStore
 from telemetry.summary import summarize
 from telemetry.writer import generate_records, write_records
@@ -76,6 +76,7 @@ def test_a_server_without_eval_ro_falls_back_once(
 
 
 def test_result_shortcut_is_model_construct() -> None:
+    """The reader's private ``_result`` shortcut builds exactly what ``model_construct`` does."""
     fields = Row("q", Status.FOUND, entity_type="payment", run_id="run_1", key="k")._asdict()
     fields["metadata"] = {}
     fast, slow = _result(dict(fields)), Result.model_construct(**fields)

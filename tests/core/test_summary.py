@@ -1,46 +1,34 @@
 """summarize() on fakeredis: exact groups for a hand-written dataset, windows, filters, caps.
 
-fakeredis' clock is frozen at ``NOW`` (see ``server_clock``) so TTL-inferred
+fakeredis' clock is frozen at ``NOW`` (the ``server_clock`` fixture) so TTL-inferred
 times are exact and whole outputs can be compared.
 """
 
 from __future__ import annotations
 
-import types
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fakeredis
-import fakeredis._socket._base as fakeredis_socket
 import orjson
 import pytest
 
+from clocks import NOW, FrozenClock
 from telemetry.config import Settings
 from telemetry.errors import InputFormatError
 from telemetry.reader import InvalidRecord, TelemetryReader
 from telemetry.store import ScanStep, SingleStore
 from telemetry.summary import WINDOWS, parse_since, summarize
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
 HOUR = 3600
 DAY = 86_400
 
 
-class ServerClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def client(monkeypatch: pytest.MonkeyPatch) -> fakeredis.FakeRedis:
+def client(server_clock: FrozenClock) -> fakeredis.FakeRedis:
     """An empty fakeredis whose clock is frozen at NOW (exact PTTLs)."""
-    clock = ServerClock(NOW)
-    monkeypatch.setattr(fakeredis_socket, "time", types.SimpleNamespace(time=clock.time))
     return fakeredis.FakeRedis()
 
 

@@ -11,8 +11,6 @@ import csv
 import functools
 import io
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ import orjson
 import pytest
 import redis
 
+import cli_process
 from redis_server import RedisServer
 from telemetry.config import Settings
 from telemetry.errors import StoreUnavailableError
@@ -37,7 +36,6 @@ from telemetry.writer import SyntheticRecord, generate_records, write_records
 
 TTL = 1_209_600
 DAY = 86_400
-ROOT = Path(__file__).resolve().parent.parent
 READ_ONLY_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~telemetry:*"
 
 
@@ -430,15 +428,7 @@ def test_summary_of_200k_keys_matches_what_was_seeded(
 # -- the CLI against a real server -------------------------------------------------
 
 
-def python_m(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+python_m = functools.partial(cli_process.python_m, text=True, timeout=120)
 
 
 @pytest.mark.slow

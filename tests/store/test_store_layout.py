@@ -15,7 +15,7 @@ import redis
 from telemetry.config import Settings
 from telemetry.store import ClusterStore, SingleStore, Store
 
-PACKAGE = Path(__file__).resolve().parent.parent / "telemetry"
+PACKAGE = Path(__file__).resolve().parents[2] / "telemetry"
 
 
 def _modules() -> dict[str, Path]:

@@ -18,7 +18,8 @@ import jwt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import reset_process_state
+from apptest_support import reset_process_state, tree_nodes
+from clocks import FrozenClock
 from e2e.harness import cookie_present
 from redis_server import RedisServer
 from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY, mode_cookie_key
@@ -26,7 +27,7 @@ from telemetry.users import MAX_USERNAME_LENGTH, add_user, load_users, remove_us
 from ui import auth as gate
 from ui import cache, shell
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 if not APP.exists():  # pragma: no cover - only while app.py is being written
     pytest.skip("app.py does not exist yet", allow_module_level=True)
@@ -60,14 +61,6 @@ LOGIN_PAGE_TYPES = {
 HARNESS_COMMANDS = {"info", "config|resetstat"}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_app_declares_pages() -> None:
     """The shell declares page scripts that exist, the first one being the default."""
     assert PAGES
@@ -87,8 +80,8 @@ def _fresh_process_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    fake = FakeClock()
+def clock() -> FrozenClock:
+    fake = FrozenClock(10_000.0)
     gate.login_throttle().clock = fake  # the very object the app's runs use
     return fake
 
@@ -131,20 +124,14 @@ def sign_in(at: AppTest, username: str, password: str) -> AppTest:
     return at.button(key=gate.SUBMIT_KEY).click().run()
 
 
-def walk(node: Any) -> Iterator[Any]:
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from walk(child)
-
-
 def elements(at: AppTest) -> list[Any]:
-    return [node for node in walk(at._tree) if not hasattr(node, "children")]
+    return [node for node in tree_nodes(at) if not hasattr(node, "children")]
 
 
 def rendered_text(at: AppTest) -> str:
     """Everything sent to the browser: element protos, labels and widget values."""
     parts: list[str] = []
-    for node in walk(at._tree):
+    for node in tree_nodes(at):
         proto = getattr(node, "proto", None)
         if proto is not None:
             parts.append(str(proto))
@@ -262,7 +249,7 @@ def test_sign_in_is_case_insensitive_for_usernames(real_mode: RedisServer) -> No
 
 
 def test_throttle_kicks_in_spares_others_and_lifts(
-    real_mode: RedisServer, clock: FakeClock
+    real_mode: RedisServer, clock: FrozenClock
 ) -> None:
     at = new_app().run()
     for _ in range(4):
@@ -363,6 +350,7 @@ def browser_cookies(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Cookies the 'browser' sent with its initial request (st.context.cookies)."""
     cookies: dict[str, str] = {}
     client = SimpleNamespace(cookies=cookies, headers=[])
+    # Streamlit's private hook on purpose: AppTest has no public way to send cookies.
     monkeypatch.setattr("streamlit.runtime.context._get_client_context", lambda: client)
     return cookies
 

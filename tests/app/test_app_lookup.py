@@ -235,7 +235,7 @@ def test_demo_examples_can_be_clicked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- record data is shown as its exact text (issue #12, item 7) ---------------------------
 # Each holds what Streamlit's Markdown would turn into a link, an emoji, an icon, an image,
-# formatting or a typographic arrow (tests/test_record_text.py lists them one by one).
+# formatting or a typographic arrow (tests/app/test_record_text.py lists them one by one).
 HOSTILE_ID = "pym_:smile:www.evil.example/x:material/warning:a@b.co"
 HOSTILE_ORG = "<http://evil> :red[alert] **bold** [x](http://y) ![i](http://y/p.png) $x^2$"
 HOSTILE_STAMP = "www.evil.example :+1: -> :streamlit:"

@@ -12,19 +12,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import make_app, no_exception, use_redis
+from apptest_support import make_app, no_exception, tree_nodes, use_redis
 from redis_server import RedisServer, free_port
 from telemetry.config import Settings, redact_url
 from telemetry.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Zx7QjB"  # every test password starts with it and ends with TAIL
 TAIL = "Vw9Kp"
 READER_RULES = "-@all +get +mget +scan +pttl +ttl +type +ping ~telemetry:*"
@@ -257,18 +256,10 @@ def test_cli_error_never_shows_the_password(case: int, command: str, source: str
 # -- the sidebar -------------------------------------------------------------------------------
 
 
-def _nodes(at: AppTest) -> Iterator[Any]:
-    stack: list[Any] = [at._tree]  # the root: main area, sidebar and event blocks
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(getattr(node, "children", {}).values())
-
-
 def assert_page_hides(at: AppTest, secret: str) -> None:
     """No element of the page (main area, sidebar, any block) holds a piece of ``secret``."""
-    texts = [str(getattr(node, "proto", "")) for node in _nodes(at)]
-    texts += [str(getattr(node, "value", "")) for node in _nodes(at) if hasattr(node, "value")]
+    texts = [str(getattr(node, "proto", "")) for node in tree_nodes(at)]
+    texts += [str(getattr(node, "value", "")) for node in tree_nodes(at) if hasattr(node, "value")]
     assert len(texts) > 3  # the walk reached the elements
     assert_hidden(secret, "\n".join(texts))
 

@@ -1,9 +1,13 @@
-"""The bulk resolve's fast paths give exactly what the general paths give, and the
-readers' rules (``record.interpret``) case by case.
+"""How a stored value becomes a row: the readers' rules (``record.interpret``) case by
+case, and the rows' fast forms giving exactly what the general forms give.
 
-Each fast path (plain-line parsing, the prefix matcher, epoch-float times in
-rows, the vectorised table times, the trimmed table) is compared, case by case,
-with the general code it stands in for.
+Epoch-float times in rows, the vectorised table times, the trimmed table and the
+column-wise CSV are each compared, case by case, with the general code they
+stand in for. (ID parsing's fast paths: ``test_id_parsing_paths.py``.)
+
+Private on purpose: ``TelemetryReader._result_for`` / ``_collect`` / ``_not_found`` /
+``_invalid`` (the per-key row builders every read goes through) and
+``export._COLUMNS_FROM`` are named here to compare each with the general code.
 """
 
 from __future__ import annotations
@@ -17,17 +21,15 @@ from typing import Any
 import fakeredis
 import orjson
 import pytest
-from hypothesis import given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 
-from telemetry import ids
+from clocks import NOW
 from telemetry.config import Settings
 from telemetry.export import results_csv
 from telemetry.ids import Query, parse_ids
 from telemetry.models import Status
 from telemetry.reader import (
     Resolution,
+    Row,
     TelemetryReader,
     row_result,
     row_time,
@@ -38,124 +40,14 @@ from telemetry.store import WrongType
 from telemetry.summary import summarize
 from ui import tables
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+def as_row(cells: tuple[Any, ...]) -> Row:
+    """A reader's private row builders give a Resolution's cells: see them as a Row."""
+    return Resolution(cells=[cells]).rows[0]
+
+
 TTL_MS = 1_209_600_000
 REGISTRY = EntityRegistry()
-
-
-def _general_parse(text: str, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Any:
-    with monkeypatch.context() as patch:
-        patch.setattr(ids, "_plain_lines", lambda text: None)
-        return parse_ids(text, REGISTRY, **kwargs)
-
-
-PLAIN_TEXTS = {
-    "column": "pym_aaa\ninv_bbb\nbilling_run_ccc\n",
-    "no trailing newline": "pym_aaa\ninv_bbb",
-    "blank lines and duplicates": "\n\npym_aaa\n\npym_aaa\ninv_bbb\n\npym_aaa\n\n",
-    "CRLF line ends": "pym_aaa\r\ninv_bbb\r\n",
-    "unknown prefixes and hyphens": "ntf-1\nabc_DEF_123\n42\n-pym_x\n",
-    "one ID": "pym_aaa",
-    "empty": "",
-    "only line breaks": "\n\n\n",
-    "header word first": "payment_id\npym_aaa\npym_bbb\n",
-    "token too long": "pym_aaa\n" + "x" * 300 + "\n" + "x" * 300 + "\n",
-    "just at the length limit": "y" * 256 + "\npym_aaa\n",
-    "not plain: spaces": "pym_aaa inv_bbb\npym_ccc\n",
-    "not plain: quotes and commas": '"pym_aaa",\n"inv_bbb",\n',
-    "not plain: explicit type": "payment:pym_aaa\npym_aaa\n",
-    "not plain: non-ASCII": "pym_aaa\nрym_bbb\n",
-}
-
-
-@pytest.mark.parametrize("text", PLAIN_TEXTS.values(), ids=PLAIN_TEXTS.keys())
-def test_plain_lines_parse_like_the_token_loop(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A paste taken by the plain-lines fast path parses exactly as through the token loop."""
-    fast = parse_ids(text, REGISTRY)
-    general = _general_parse(text, monkeypatch)
-    assert fast == general
-    assert [type(query) for query in fast.queries] == [Query] * len(fast.queries)
-
-
-def test_plain_lines_take_the_usual_paste() -> None:
-    """One ID per line is what the fast path takes (so the test above compares both paths)."""
-    assert ids._plain_lines("pym_aaa\ninv_bbb\npym_aaa\n") == (
-        [Query("pym_aaa", "pym_aaa", None), Query("inv_bbb", "inv_bbb", None)],
-        3,
-    )
-    assert ids._plain_lines("pym_aaa inv_bbb") is None
-
-
-def test_query_is_an_immutable_value() -> None:
-    """Query keeps its fields, defaults, equality and immutability as a named tuple."""
-    query = Query("payment:pym_1", "pym_1", "payment")
-    assert (query.text, query.entity_id, query.entity_type, query.error) == (
-        "payment:pym_1",
-        "pym_1",
-        "payment",
-        "",
-    )
-    assert query == Query("payment:pym_1", "pym_1", "payment", "")
-    assert repr(query) == (
-        "Query(text='payment:pym_1', entity_id='pym_1', entity_type='payment', error='')"
-    )
-    with pytest.raises(AttributeError):
-        query.text = "x"  # type: ignore[misc]
-
-
-REGISTRIES = {
-    "default": None,
-    "overlapping prefixes": {"a": ["inv_"], "b": ["inv_x_"], "c": ["in"], "d": ["invoice_"]},
-    "one type, no prefix": {"notification": []},
-    "single-character prefix": {"x": ["x"], "y": ["xy_"], "z": ["zzz_"]},
-    "prefix-free, no underscores": {"x": ["ab"], "y": ["cd_e"], "z": ["zz_"]},
-}
-MATCH_IDS = [
-    "pym_1",
-    "inv_1",
-    "inv_x_1",
-    "inv_x",
-    "invoice_1",
-    "in",
-    "i",
-    "",
-    "billing_run_1",
-    "billing_period_1",
-    "billing_1",
-    "event_1",
-    "webhook_1",
-    "x",
-    "xy_1",
-    "xz",
-    "zzz_1",
-    "zz",
-    "ntf_1",
-    "PYM_1",
-    "ab_1",
-    "abc",
-    "cd_e_1",
-    "cd_ex",
-    "cd_",
-    "zz_a_b",
-    "pym_a_b",
-    "billing_run_x_y",
-    "_",
-]
-
-
-@pytest.mark.parametrize("types", REGISTRIES.values(), ids=REGISTRIES.keys())
-def test_prefix_matcher_is_registry_match(types: dict[str, list[str]] | None) -> None:
-    """The head-table matcher (and its inlined direct table) answers as registry.match."""
-    registry = EntityRegistry(types)
-    match = ids._prefix_matcher(registry)
-    direct, shortest = match.direct, match.shortest  # type: ignore[attr-defined]
-    exact = match.exact  # type: ignore[attr-defined]
-    for entity_id in MATCH_IDS:
-        expected = registry.match(entity_id)
-        assert match(entity_id) == expected, entity_id
-        assert (direct.get(entity_id[:shortest]) or match(entity_id)) == expected
-        guess = entity_id[: entity_id.rfind("_") + 1]
-        assert (exact.get(guess) or match(entity_id)) == expected, entity_id
 
 
 # -- record.interpret: the readers' rules, case by case ----------------------------------
@@ -410,7 +302,8 @@ def test_rows_carry_the_facts(
     value, pttl = record
     entity_type, entity_id = where
     key = f"telemetry:{entity_type}:{entity_id}"
-    row = reader._result_for(key, _raw(value), pttl, NOW, "q")
+    # The private read-one-key path, seen as a Resolution's row.
+    row = as_row(reader._result_for(key, _raw(value), pttl, NOW, "q"))
     facts = interpret(entity_type, entity_id, _raw(value), pttl, NOW, 1_209_600)
     if isinstance(facts, str):
         assert (row.status, row.detail) == (
@@ -472,7 +365,7 @@ def test_wrong_type_and_missing_keys_in_collect(reader: TelemetryReader) -> None
     owners = [("a", "payment", "pym_1"), ("b", "payment", "pym_2")]
     reader._collect(keys, owners, [WrongType("hash"), None], [5, -2], found, {}, NOW)
     assert list(found) == [keys[0]]
-    assert found[keys[0]].status is Status.INVALID_RECORD
+    assert as_row(found[keys[0]]).status is Status.INVALID_RECORD
 
 
 # -- rows keep epoch floats: Results and the CSV see the datetimes ------------------------
@@ -485,7 +378,7 @@ def test_row_times_become_the_eager_datetimes(reader: TelemetryReader, pttl: int
     """A row's epoch-float times become the datetimes eager conversion gave, in Results;
     the Result's metadata is a dict of its own."""
     key = "telemetry:payment:pym_1"
-    row = reader._result_for(key, b'{"runId": "run_1"}', pttl, NOW, "pym_1")
+    row = as_row(reader._result_for(key, b'{"runId": "run_1"}', pttl, NOW, "pym_1"))
     result = row_result(row)
     if pttl >= 0:
         assert type(row.expires_at) is float
@@ -550,7 +443,9 @@ def _resolution(rows: list[tuple[Any, ...]]) -> Resolution:
 
 def test_csv_and_results_read_float_and_datetime_times_alike(reader: TelemetryReader) -> None:
     """CSV cells and Results of a row with float times equal those of its datetime twin."""
-    row = reader._result_for("telemetry:payment:pym_1", b'{"runId":"run_1"}', HALF_TTL, NOW, "q")
+    row = as_row(
+        reader._result_for("telemetry:payment:pym_1", b'{"runId":"run_1"}', HALF_TTL, NOW, "q")
+    )
     twin = row._replace(
         processed_at=row_time(row.processed_at), expires_at=row_time(row.expires_at)
     )
@@ -566,7 +461,7 @@ def test_table_sends_the_run_id_column_only_when_shown(
     """The table carries the hidden "no link" column only when some run has no link."""
     raws = [b'{"runId":"run_1"}', b'{"runId":"run-2"}' if unlinked else b'{"runId":"run_2"}']
     rows = [
-        reader._result_for(f"telemetry:payment:pym_{i}", raw, HALF_TTL, NOW, f"pym_{i}")
+        as_row(reader._result_for(f"telemetry:payment:pym_{i}", raw, HALF_TTL, NOW, f"pym_{i}"))
         for i, raw in enumerate(raws)
     ]
     table, found_runs, missing = tables.bulk_table(_resolution(rows))
@@ -618,11 +513,13 @@ def _varied_rows(reader: TelemetryReader) -> list[tuple[Any, ...]]:
     rows = []
     for i, (name, (value, pttl)) in enumerate(RECORDS.items()):
         key = f"telemetry:payment:pym_{i}"
-        rows.append(reader._result_for(key, _raw(value), pttl, NOW, f"q{i} {name}"))
+        rows.append(as_row(reader._result_for(key, _raw(value), pttl, NOW, f"q{i} {name}")))
     rows += [
-        reader._not_found(Query("=cmd", "=cmd", None), [("payment", "telemetry:payment:=cmd")]),
-        reader._not_found(Query("+x", "+x", None), [("a", "k:a:+x"), ("b", "k:b:+x")]),
-        reader._invalid("telemetry:payment:-pym", "value is not JSON", b"=1+1"),
+        as_row(
+            reader._not_found(Query("=cmd", "=cmd", None), [("payment", "telemetry:payment:=cmd")])
+        ),
+        as_row(reader._not_found(Query("+x", "+x", None), [("a", "k:a:+x"), ("b", "k:b:+x")])),
+        as_row(reader._invalid("telemetry:payment:-pym", "value is not JSON", b"=1+1")),
     ]
     for _ in range(300):
         row = rng.choice(rows)._replace(
@@ -650,23 +547,3 @@ def test_resolution_csv_by_columns_is_the_row_by_row_csv(reader: TelemetryReader
     by_rows = write_csv(CSV_HEADER, resolution.csv_rows())
     assert results_csv(resolution) == by_rows
     assert results_csv(resolution.results) == by_rows
-
-
-@given(
-    st.lists(
-        st.text(alphabet="\n-_0123456789abcpymyinvBILNG_run", max_size=30).map(
-            lambda s: s.replace("pymy", "pym_")
-        ),
-        max_size=40,
-    ).map("\n".join)
-)
-@hypothesis_settings(max_examples=300, deadline=None)
-def test_plain_lines_match_the_token_loop_on_any_plain_text(text: str) -> None:
-    """Any text of ID characters and line breaks parses the same through either path."""
-    general = ids._plain_lines
-    try:
-        ids._plain_lines = lambda text: None  # type: ignore[assignment]
-        slow = parse_ids(text, REGISTRY)
-    finally:
-        ids._plain_lines = general  # type: ignore[assignment]
-    assert parse_ids(text, REGISTRY) == slow

@@ -47,13 +47,13 @@ from telemetry.store import (
     Store,
     connect,
 )
-from telemetry.store._redis_internals import refresh_slot_map
+from telemetry.store._redis_internals import refresh_slot_map  # on purpose: pinned below
 from telemetry.summary import Summarizer, Summary, summarize
 from telemetry.writer import SyntheticRecord, generate_records, write_records
 
 pytestmark = [pytest.mark.cluster, pytest.mark.redis]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDS = 3_000
 SEED = 17
 TIME_SLACK = 60.0  # seconds: writes and reads of the two backends happen at different times

@@ -13,10 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import os
 import random
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,11 +33,11 @@ from apptest_support import (
     page_text,
     use_redis,
 )
+from cli_process import python_m
 from redis_server import RedisServer
 from telemetry import CSV_HEADER, Settings, connect, summarize
 from telemetry.reader import TelemetryReader
 
-ROOT = Path(__file__).resolve().parent.parent
 BULK = "pages/bulk.py"
 TTL = 1_209_600
 CSV_NAME = "run-lookup-results.csv"
@@ -55,18 +52,6 @@ def csv_rows(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == list(CSV_HEADER)
     return rows[1:]
-
-
-def python_m(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "telemetry", *args],
-        cwd=ROOT,
-        input=stdin,
-        capture_output=True,
-        timeout=60,
-        check=False,
-        env=dict(os.environ),
-    )
 
 
 def put(client: redis.Redis, key: str, value: Any) -> None:

@@ -7,15 +7,14 @@ exact and TTL-inferred times can be compared to the millisecond.
 
 from __future__ import annotations
 
-import types
 from datetime import UTC, datetime
 from typing import Any
 
 import fakeredis
-import fakeredis._socket._base as fakeredis_socket
 import orjson
 import pytest
 
+from clocks import NOW, FrozenClock
 from telemetry.config import Settings
 from telemetry.errors import StoreUnavailableError, TelemetryError
 from telemetry.ids import Query, parse_ids
@@ -24,7 +23,6 @@ from telemetry.reader import RAW_PREVIEW_CHARS, InvalidRecord, TelemetryReader
 from telemetry.registry import DEFAULT_ENTITY_TYPES
 from telemetry.store import SingleStore
 
-NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 TTL = 1_209_600
 HOUR = 3600
 DAY = 86_400
@@ -34,26 +32,8 @@ def at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
-class ServerClock:
-    """The frozen clock of fakeredis: ``now`` is what the server thinks time is."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def server_clock(monkeypatch: pytest.MonkeyPatch) -> ServerClock:
-    """Freeze fakeredis' clock at NOW for this test."""
-    clock = ServerClock(NOW)
-    monkeypatch.setattr(fakeredis_socket, "time", types.SimpleNamespace(time=clock.time))
-    return clock
-
-
-@pytest.fixture
-def client(server_clock: ServerClock) -> fakeredis.FakeRedis:
+def client(server_clock: FrozenClock) -> fakeredis.FakeRedis:
     """An empty fakeredis whose clock is frozen at NOW."""
     return fakeredis.FakeRedis()
 
@@ -351,7 +331,7 @@ def test_not_found_ttl_wording_for_other_ttls(client: Any, ttl: int, words: str)
 
 
 def test_expired_key_is_not_found(
-    client: Any, reader: TelemetryReader, server_clock: ServerClock
+    client: Any, reader: TelemetryReader, server_clock: FrozenClock
 ) -> None:
     """A record past its TTL is gone: found before expiry, not_found after."""
     put(client, "payment", "pym_1", {"runId": "run_a"}, age=TTL - 1)  # 1 s left
@@ -753,7 +733,7 @@ def test_scan_empty_namespace(reader: TelemetryReader) -> None:
     assert batches[-1].scanned == 0
 
 
-def test_scan_namespace_with_glob_characters(client: Any, server_clock: ServerClock) -> None:
+def test_scan_namespace_with_glob_characters(client: Any, server_clock: FrozenClock) -> None:
     """A namespace containing glob characters scans only its own keys."""
     settings = Settings.load(telemetry_namespace="t*[x]")
     reader = TelemetryReader(client, settings, clock=lambda: NOW)

@@ -26,7 +26,7 @@ from telemetry.users import (
     remove_user,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
 OTHER_PASSWORD = "another long passphrase"
 

@@ -199,7 +199,7 @@ def test_entity_id_column_is_the_parsed_id_not_the_query(real: redis.Redis) -> N
 
 def test_page_script_is_a_thin_entry_point() -> None:
     """pages/bulk.py only calls ``bulk_view.page()``: AppTest recompiles it on every run."""
-    source = (Path(__file__).resolve().parents[1] / BULK).read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[2] / BULK).read_text(encoding="utf-8")
     code = [line for line in source.splitlines() if line and not line.startswith('"""')]
     assert code == ["from ui import bulk_view", "bulk_view.page()"]
 
