@@ -167,7 +167,8 @@ def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, 
     queries = pa.array(query_values, type=_TEXT)
     run_ids = pa.array(values("run_id"), type=_TEXT)
     run_urls = pa.array(values("run_url"), type=_TEXT)
-    statuses = _coded(values("status"))
+    # Plain strings: Arrow converts str-enum members ten times slower.
+    statuses = _coded([status.value for status in values("status")])
     has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
     found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
     missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()
