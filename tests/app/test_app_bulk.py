@@ -65,17 +65,12 @@ EXPECTED_CSV = (
 
 
 @pytest.fixture
-def real(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> redis.Redis:
+def real(real_redis: redis.Redis) -> redis.Redis:
     """Real mode on the emptied session redis-server, seeded with the records PASTE hits.
 
     The keys have no TTL, so no time in the CSV depends on the clock.
     """
-    use_redis(monkeypatch, tmp_path, redis_server.url)
+    redis_client = real_redis
     records: dict[str, Any] = {
         "telemetry:payment:pym_aaa": {
             "runId": "run_pay1",

@@ -21,7 +21,6 @@ from apptest_support import (
     use_demo,
     use_redis,
 )
-from redis_server import RedisServer
 from ui import context
 from ui.format import record_text, shorten_middle
 from ui.lookup_view import HISTORY_LABEL_CHARS
@@ -30,15 +29,9 @@ TTL = 1_209_600
 
 
 @pytest.fixture
-def real(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> redis.Redis:
+def real(real_redis: redis.Redis) -> redis.Redis:
     """The app in real mode on the (emptied) session redis-server."""
-    use_redis(monkeypatch, tmp_path, redis_server.url)
-    return redis_client
+    return real_redis
 
 
 def lookup(value: str) -> Any:

@@ -36,20 +36,14 @@ def ago(**delta: float) -> Any:
 
 
 @pytest.fixture
-def real(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-) -> redis.Redis:
+def real(real_redis: redis.Redis) -> redis.Redis:
     """Real mode on the emptied session redis-server with a small, known namespace.
 
     In the last 24 h: 2 payments (org_A), 1 invoice (org_B), 1 organization record
     without timestamp (time inferred: 3 h). Older: a payment 30 h ago (org_B) and a
     subscription 10 d ago (no org). Invalid: a non-JSON value and a malformed key.
     """
-    use_redis(monkeypatch, tmp_path, redis_server.url)
-    c = redis_client
+    c = real_redis
     put(
         c,
         "payment",
