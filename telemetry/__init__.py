@@ -8,6 +8,10 @@ from .errors import (
     ConfigError,
     InputFormatError,
     InputTooLargeError,
+    RunsAuthError,
+    RunsDataError,
+    RunsError,
+    RunsUnavailableError,
     StoreUnavailableError,
     TelemetryError,
 )
@@ -19,6 +23,14 @@ from .models import CSV_HEADER, Result, Status, TelemetryRecord, format_time
 from .reader import InvalidRecord, Resolution, Row, ScanBatch, TelemetryReader
 from .record import Facts, interpret
 from .registry import DEFAULT_ENTITY_TYPES, EntityRegistry
+from .runs import (
+    NOT_IN_ENVIRONMENT,
+    RunState,
+    TriggerClient,
+    Unavailable,
+    make_http_client,
+    run_states,
+)
 from .store import ClusterStore, SingleStore, Store, connect, demo_client
 from .summary import WINDOWS, Summary, parse_since, summarize
 from .writer import generate_records, seed_records, store_telemetry
@@ -26,6 +38,7 @@ from .writer import generate_records, seed_records, store_telemetry
 __all__ = [
     "CSV_HEADER",
     "DEFAULT_ENTITY_TYPES",
+    "NOT_IN_ENVIRONMENT",
     "WINDOWS",
     "ClusterStore",
     "ConfigError",
@@ -39,6 +52,11 @@ __all__ = [
     "Resolution",
     "Result",
     "Row",
+    "RunState",
+    "RunsAuthError",
+    "RunsDataError",
+    "RunsError",
+    "RunsUnavailableError",
     "ScanBatch",
     "Settings",
     "SingleStore",
@@ -49,6 +67,8 @@ __all__ = [
     "TelemetryError",
     "TelemetryReader",
     "TelemetryRecord",
+    "TriggerClient",
+    "Unavailable",
     "connect",
     "csv_safe",
     "decode_text",
@@ -57,6 +77,7 @@ __all__ = [
     "generate_records",
     "interpret",
     "is_linkable",
+    "make_http_client",
     "make_key",
     "parse_ids",
     "parse_key",
@@ -64,6 +85,7 @@ __all__ = [
     "redact_url",
     "results_csv",
     "results_json",
+    "run_states",
     "run_url",
     "runs_list_urls",
     "seed_records",

@@ -27,6 +27,7 @@ from .registry import DEFAULT_ENTITY_TYPES, EntityRegistry
 DEFAULT_TTL_SECONDS = 1_209_600
 DEFAULT_RUN_URL_TEMPLATE = "https://cloud.trigger.dev/runs/{run_id}"
 DEFAULT_MAX_IDS = 100_000
+DEFAULT_TRIGGER_API_URL = "https://api.trigger.dev"
 
 
 class Settings(BaseSettings):
@@ -54,6 +55,9 @@ class Settings(BaseSettings):
     scan_max_keys: int = Field(default=1_000_000, gt=0)
     max_ids: int = Field(default=DEFAULT_MAX_IDS, gt=0)
     demo_records: int = Field(default=5_000, ge=0)
+    # trigger.dev run state (contract §6): unset key = the feature is off.
+    trigger_secret_key: SecretStr | None = None
+    trigger_api_url: str = DEFAULT_TRIGGER_API_URL
 
     @field_validator("redis_url", mode="before")
     @classmethod
@@ -72,6 +76,52 @@ class Settings(BaseSettings):
             if problem:
                 raise ValueError(problem)
         return value
+
+    @field_validator("trigger_secret_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            # A pasted key often ends in a newline; the key is never quoted back.
+            return value.strip() or None
+        return value
+
+    @field_validator("trigger_secret_key")
+    @classmethod
+    def _check_trigger_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = trigger_key_problem(value.get_secret_value())
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @field_validator("trigger_api_url", mode="before")
+    @classmethod
+    def _check_trigger_api_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT_TRIGGER_API_URL
+        if not isinstance(value, str):
+            return value
+        url = value.strip()
+        shown = redact_url(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username is not None
+            or parts.query
+            or parts.fragment
+            or _has_control(url)
+        ):
+            raise ValueError(
+                "TRIGGER_API_URL must be an http(s) URL of the API without credentials, "
+                f"query or fragment, like https://api.trigger.dev (got {shown})"
+            )
+        return url.rstrip("/")
 
     @field_validator("telemetry_entity_types", mode="before")
     @classmethod
@@ -276,6 +326,22 @@ def _redact_query(query: str) -> str:
         else:
             shown.append(pair)
     return "&".join(shown)
+
+
+def trigger_key_problem(key: str) -> str | None:
+    """What is wrong with ``key`` as TRIGGER_SECRET_KEY, or None; never quotes the key.
+
+    An HTTP header carries it: a space, control or non-ASCII character would
+    make the request fail with an encoding error instead of a message.
+    """
+    if not key:
+        return "TRIGGER_SECRET_KEY is empty — set the environment's secret key (tr_prod_…)"
+    if not key.isascii() or any(char.isspace() or not char.isprintable() for char in key):
+        return (
+            "TRIGGER_SECRET_KEY holds a space, line break or non-ASCII character — copy the "
+            "key again from the trigger.dev dashboard (API keys page)"
+        )
+    return None
 
 
 def redis_url_problem(url: str) -> str | None:

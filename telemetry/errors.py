@@ -67,3 +67,23 @@ class InputTooLargeError(TelemetryError):
 
 class InputFormatError(TelemetryError):
     """Input that cannot be read as text or as a table (binary, bad column)."""
+
+
+class RunsError(TelemetryError):
+    """Run state could not be learned from trigger.dev (contract §6).
+
+    Messages never hold the secret key: only the API's redacted URL, the run
+    ID, the HTTP status and what to do.
+    """
+
+
+class RunsUnavailableError(RunsError):
+    """The API is down, slow, answered 5xx, or kept answering 429 past the retries."""
+
+
+class RunsAuthError(RunsError):
+    """TRIGGER_SECRET_KEY was refused (401) or may not do this (403)."""
+
+
+class RunsDataError(RunsError):
+    """The API answered what TRIGGER_API.md does not describe (not JSON, a field's type)."""

@@ -8,6 +8,7 @@ import pytest
 
 from telemetry.config import (
     DEFAULT_RUN_URL_TEMPLATE,
+    DEFAULT_TRIGGER_API_URL,
     DEFAULT_TTL_SECONDS,
     Settings,
     redact_url,
@@ -323,3 +324,106 @@ def test_redacted_redis_url_of_loaded_settings() -> None:
     """Settings.redacted_redis_url is the redacted form of REDIS_URL."""
     settings = Settings.load(redis_url=f"rediss://:{PASSWORD}@[::1]:6390/0")
     assert settings.redacted_redis_url == "rediss://:***@[::1]:6390/0"
+
+
+TRIGGER_KEY = "tr_prod_S3cr3tTr1ggerKey"
+
+
+def test_trigger_settings_default_to_feature_off() -> None:
+    """Without TRIGGER_SECRET_KEY run state is off; the API URL defaults to api.trigger.dev."""
+    settings = Settings.load()
+    assert settings.trigger_secret_key is None
+    assert settings.trigger_api_url == DEFAULT_TRIGGER_API_URL == "https://api.trigger.dev"
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "expected_url"),
+    [
+        ("env", "https://trigger.internal:3030/", "https://trigger.internal:3030"),
+        ("env", " http://localhost:3030 ", "http://localhost:3030"),
+        ("secrets", "https://trigger.example/api-root", "https://trigger.example/api-root"),
+        ("env", "", DEFAULT_TRIGGER_API_URL),
+    ],
+    ids=["env-trailing-slash", "env-http-padded", "secrets-with-path", "env-blank-is-default"],
+)
+def test_trigger_settings_are_read(
+    monkeypatch: pytest.MonkeyPatch, source: str, url: str, expected_url: str
+) -> None:
+    """TRIGGER_SECRET_KEY and TRIGGER_API_URL come from the environment or secrets, trimmed."""
+    values = {"TRIGGER_SECRET_KEY": f"{TRIGGER_KEY}\n", "TRIGGER_API_URL": url}
+    if source == "env":
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        settings = Settings.load()
+    else:
+        settings = Settings.load(values)
+    assert settings.trigger_secret_key is not None
+    assert settings.trigger_secret_key.get_secret_value() == TRIGGER_KEY
+    assert settings.trigger_api_url == expected_url
+
+
+def test_blank_trigger_key_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty or blank TRIGGER_SECRET_KEY leaves the feature off, not a key of spaces."""
+    monkeypatch.setenv("TRIGGER_SECRET_KEY", "  \n")
+    assert Settings.load().trigger_secret_key is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "api.trigger.dev",
+        "ftp://api.trigger.dev",
+        "redis://api.trigger.dev",
+        f"https://user:{TRIGGER_KEY}@api.trigger.dev",
+        f"https://api.trigger.dev/?key={TRIGGER_KEY}",
+        "https://api.trigger.dev:notaport",
+        "https://",
+        "https://api.trigger.dev/\nx",
+    ],
+    ids=[
+        "no-scheme",
+        "ftp",
+        "redis",
+        "credentials",
+        "query",
+        "bad-port",
+        "no-host",
+        "line-break",
+    ],
+)
+def test_bad_trigger_api_url_is_named(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """A TRIGGER_API_URL that is not a plain http(s) URL is a ConfigError; no key is quoted."""
+    monkeypatch.setenv("TRIGGER_API_URL", url)
+    with pytest.raises(ConfigError) as info:
+        Settings.load()
+    message = str(info.value)
+    assert "TRIGGER_API_URL: Value error, TRIGGER_API_URL must be an http(s) URL" in message
+    assert TRIGGER_KEY not in message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [f"{TRIGGER_KEY} extra", f"tr_prod_\u00e9{TRIGGER_KEY}", f"{TRIGGER_KEY}\x00"],
+    ids=["inner-space", "non-ascii", "control"],
+)
+def test_trigger_key_that_no_header_can_carry_is_named(key: str) -> None:
+    """A TRIGGER_SECRET_KEY with a space, control or non-ASCII character fails at load, unquoted."""
+    with pytest.raises(ConfigError) as info:
+        Settings.load({"TRIGGER_SECRET_KEY": key})
+    message = str(info.value)
+    assert "TRIGGER_SECRET_KEY: Value error, TRIGGER_SECRET_KEY holds a space" in message
+    assert TRIGGER_KEY not in message
+
+
+def test_trigger_key_never_in_repr_or_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trigger.dev secret key appears in no repr, str or dump of the settings."""
+    monkeypatch.setenv("TRIGGER_SECRET_KEY", TRIGGER_KEY)
+    settings = Settings.load()
+    for text in (
+        repr(settings),
+        str(settings),
+        repr(settings.trigger_secret_key),
+        str(settings.model_dump()),
+        settings.model_dump_json(),
+    ):
+        assert TRIGGER_KEY not in text

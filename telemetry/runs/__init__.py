@@ -1,0 +1,27 @@
+"""Run state from the trigger.dev management API (issue #14, contract §6).
+
+Never imports streamlit. ``TriggerClient`` reads one run or a listing;
+``run_states`` learns many runs within the rate limit; ``make_http_client``
+builds the one ``httpx.Client`` a process should keep.
+"""
+
+from .bulk import NOT_IN_ENVIRONMENT, NotInEnvironment, RunOutcome, Unavailable, run_states
+from .client import API_VERSION, TriggerClient, make_http_client
+from .model import FAILED_STATUSES, KNOWN_STATUSES, SUCCESS, RunState, is_known, parse_run
+
+__all__ = [
+    "API_VERSION",
+    "FAILED_STATUSES",
+    "KNOWN_STATUSES",
+    "NOT_IN_ENVIRONMENT",
+    "SUCCESS",
+    "NotInEnvironment",
+    "RunOutcome",
+    "RunState",
+    "TriggerClient",
+    "Unavailable",
+    "is_known",
+    "make_http_client",
+    "parse_run",
+    "run_states",
+]
