@@ -12,9 +12,12 @@ from collections.abc import Sequence
 
 from .config import Settings
 from .errors import TelemetryError
-from .export import json_bytes, results_csv, results_json, results_table
+from .export import json_bytes, results_csv, results_json, results_table, write_csv
 from .ids import parse_ids
+from .models import CSV_HEADER
 from .reader import TelemetryReader
+from .runs import TriggerClient, make_http_client
+from .runs.columns import RUN_COLUMNS, resolution_runs, run_cells, run_fields
 from .store import connect, store_errors
 from .summary import parse_since, summarize
 from .writer import seed_records
@@ -35,7 +38,22 @@ def _reader(args: argparse.Namespace, settings: Settings) -> TelemetryReader:
     return TelemetryReader(connect(settings), settings)
 
 
+def _runs_client(args: argparse.Namespace, settings: Settings) -> TriggerClient | None:
+    """The trigger.dev client for ``--runs`` (None without it); checked before any work."""
+    if not args.runs:
+        return None
+    if settings.trigger_secret_key is None:
+        raise TelemetryError(
+            "--runs needs TRIGGER_SECRET_KEY: set it to a secret key (tr_prod_…) of the "
+            "environment the runs are in."
+        )
+    if args.format == "table":
+        raise TelemetryError("--runs goes with --format csv or json.")
+    return TriggerClient.from_settings(settings, make_http_client(settings))
+
+
 def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
+    runs_client = _runs_client(args, settings)
     if args.file and args.file != "-":
         try:
             with open(args.file, "rb") as handle:
@@ -53,7 +71,22 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
     )
     reader = _reader(args, settings)
     resolution = reader.resolve(parsed.queries)
-    if args.format == "json":
+    if runs_client is not None:
+        # The Redis rows are complete before the API is asked: it can only add to them.
+        outcomes = resolution_runs(runs_client, resolution)
+        if args.format == "json":
+            rows = [
+                {**result.as_dict(), **run_fields(outcome)}
+                for result, outcome in zip(resolution.results, outcomes, strict=True)
+            ]
+            sys.stdout.buffer.write(json_bytes(rows) + b"\n")
+        else:
+            cells = (
+                (*row, *run_cells(outcome))
+                for row, outcome in zip(resolution.csv_rows(), outcomes, strict=True)
+            )
+            sys.stdout.write(write_csv((*CSV_HEADER, *RUN_COLUMNS), cells))
+    elif args.format == "json":
         sys.stdout.buffer.write(results_json(resolution.results) + b"\n")
     elif args.format == "table":
         sys.stdout.write(results_table(resolution.results))
@@ -153,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--column", help="for a CSV file: the column holding the IDs (default: guessed)"
     )
     resolve.add_argument("--demo", action="store_true", help="use generated demo data, not Redis")
+    resolve.add_argument(
+        "--runs",
+        action="store_true",
+        help="add each found run's state from trigger.dev (needs TRIGGER_SECRET_KEY): "
+        + ", ".join(RUN_COLUMNS),
+    )
     resolve.set_defaults(handler=cmd_resolve)
 
     summary = sub.add_parser(

@@ -7,6 +7,7 @@ builds the one ``httpx.Client`` a process should keep.
 
 from .bulk import NOT_IN_ENVIRONMENT, NotInEnvironment, RunOutcome, Unavailable, run_states
 from .client import API_VERSION, TriggerClient, make_http_client
+from .columns import RUN_COLUMNS, resolution_runs, run_cells, run_fields
 from .model import FAILED_STATUSES, KNOWN_STATUSES, SUCCESS, RunState, is_known, parse_run
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "FAILED_STATUSES",
     "KNOWN_STATUSES",
     "NOT_IN_ENVIRONMENT",
+    "RUN_COLUMNS",
     "SUCCESS",
     "NotInEnvironment",
     "RunOutcome",
@@ -23,5 +25,8 @@ __all__ = [
     "is_known",
     "make_http_client",
     "parse_run",
+    "resolution_runs",
+    "run_cells",
+    "run_fields",
     "run_states",
 ]
