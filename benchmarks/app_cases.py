@@ -129,7 +129,7 @@ def empty_page() -> Any:
 
 
 # A page that renders nothing, the way every page starts: through the shell's context.
-SHELL_PAGE = "from ui import context\n\ncontext.page_context()\n"
+SHELL_PAGE = "from ui import shell\n\nshell.page_context()\n"
 
 
 def shell_page(ctx: Context) -> Any:

@@ -28,7 +28,7 @@ from telemetry import (
     runs_list_urls,
 )
 
-from . import context
+from . import context, shell
 from .context import AppContext
 from .format import record_text
 from .render import Memo, download
@@ -83,7 +83,7 @@ class BulkResult:
 
 def page() -> None:
     """The page ``pages/bulk.py`` runs: inputs, then counts, downloads and the table."""
-    ctx = context.page_context()
+    ctx = shell.page_context()
     st.title("Bulk resolve")
     paste, upload = st.columns([3, 2], gap="medium")
     with paste:

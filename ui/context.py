@@ -31,7 +31,6 @@ import secrets as _random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,44 +165,6 @@ def _reader(key: str, settings: Settings) -> TelemetryReader:
             return TelemetryReader(client_factory(settings), settings)
 
     return READERS.get_or_build(key, build)
-
-
-def page_context() -> AppContext:
-    """What a page calls first: the context the shell (``ui.shell.main``) made for this run.
-
-    The shell gates every page and runs it inside :func:`page_run`. But Streamlit
-    also runs a file of ``pages/`` directly (its legacy pages-directory mode) until
-    the process has seen one ``st.navigation`` call — e.g. the first visit to
-    ``/bulk`` after a restart. A page started that way never relies on anything
-    but the shell: it runs the shell in its place and stops. The shell's
-    ``st.navigation`` turns the legacy mode off for the process and resolves the
-    same page (the URL paths are the file names), so the page renders inside the
-    shell — gate, sidebar and all — exactly as on any later run.
-    """
-    ctx = _PAGE_RUN.get()
-    if ctx is not None:
-        return ctx
-    from . import shell  # the shell imports this module
-
-    shell.main()
-    st.stop()
-    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
-
-
-# The context of the page run the shell is executing; unset outside one. A context
-# variable: each script run is on its own thread, and a page started by Streamlit
-# rather than by the shell sees it unset.
-_PAGE_RUN: ContextVar[AppContext | None] = ContextVar("run_lookup_page_run", default=None)
-
-
-@contextmanager
-def page_run(ctx: AppContext) -> Iterator[None]:
-    """The shell, around ``page.run()``: the signed-in run's context, for the page."""
-    token = _PAGE_RUN.set(ctx)
-    try:
-        yield
-    finally:
-        _PAGE_RUN.reset(token)
 
 
 def app_context(settings: Settings | None = None) -> AppContext:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from telemetry import Result, Status, make_key
 
-from . import context, render
+from . import context, render, shell
 from .cache import ProcessCache
 from .context import AppContext
 from .format import (
@@ -42,7 +42,7 @@ _HIT = (Status.FOUND, Status.INVALID_RECORD)
 
 
 def page() -> None:
-    ctx = context.page_context()
+    ctx = shell.page_context()
     st.title("Lookup")
     main, side = st.columns([3, 1], gap="large")
     with main:

@@ -9,6 +9,9 @@ compiled once per process. ``app.py`` only calls :func:`main`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import streamlit as st
@@ -17,6 +20,7 @@ from telemetry import ConfigError
 
 from . import context, render
 from .auth import render_account, require_user
+from .context import AppContext
 from .format import record_text
 
 # The tab's icon, served by the app itself (as /media/<hash>.png): a ``:material/…:``
@@ -80,5 +84,41 @@ def main() -> None:
         context.show_error(conn.error)
         st.stop()
 
-    with context.page_run(ctx):
+    with page_run(ctx):
         page.run()
+
+
+def page_context() -> AppContext:
+    """What a page calls first: the context the shell (:func:`main`) made for this run.
+
+    The shell gates every page and runs it inside :func:`page_run`. But Streamlit
+    also runs a file of ``pages/`` directly (its legacy pages-directory mode) until
+    the process has seen one ``st.navigation`` call — e.g. the first visit to
+    ``/bulk`` after a restart. A page started that way never relies on anything
+    but the shell: it runs the shell in its place and stops. The shell's
+    ``st.navigation`` turns the legacy mode off for the process and resolves the
+    same page (the URL paths are the file names), so the page renders inside the
+    shell — gate, sidebar and all — exactly as on any later run.
+    """
+    ctx = _PAGE_RUN.get()
+    if ctx is not None:
+        return ctx
+    main()
+    st.stop()
+    raise AssertionError("st.stop() returned")  # pragma: no cover - it raises
+
+
+# The context of the page run the shell is executing; unset outside one. A context
+# variable: each script run is on its own thread, and a page started by Streamlit
+# rather than by the shell sees it unset.
+_PAGE_RUN: ContextVar[AppContext | None] = ContextVar("run_lookup_page_run", default=None)
+
+
+@contextmanager
+def page_run(ctx: AppContext) -> Iterator[None]:
+    """The shell, around ``page.run()``: the signed-in run's context, for the page."""
+    token = _PAGE_RUN.set(ctx)
+    try:
+        yield
+    finally:
+        _PAGE_RUN.reset(token)

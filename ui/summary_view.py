@@ -20,7 +20,7 @@ import streamlit as st
 
 from telemetry import WINDOWS, Summary, summarize
 
-from . import context
+from . import context, shell
 from .cache import ProcessCache
 from .charts import TOP_ORGS, SummaryCharts, summary_charts
 from .context import AppContext
@@ -48,7 +48,7 @@ def page() -> None:
     (first visit, new filters, expired cache, Refresh) needs placeholders for the
     filters whose options come from it, since its progress bar shows under them.
     """
-    ctx = context.page_context()
+    ctx = shell.page_context()
     st.title("Summary")
     # Refresh's callback runs before this run, so its click is known before the filters draw.
     refresh = bool(st.session_state.pop(_REFRESH_REQUESTED, False))
