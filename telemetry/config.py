@@ -59,12 +59,12 @@ class Settings(BaseSettings):
     trigger_secret_key: SecretStr | None = None
     trigger_api_url: str = DEFAULT_TRIGGER_API_URL
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "trigger_secret_key", mode="before")
     @classmethod
-    def _blank_url_is_unset(cls, value: Any) -> Any:
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str):
-            # A pasted URL often ends in a newline; redis-py would reject a leading
-            # space with its own words.
+            # A pasted URL or key often ends in a newline (and redis-py would reject a
+            # leading space with its own words); blank means unset. Never quoted back.
             return value.strip() or None
         return value
 
@@ -75,14 +75,6 @@ class Settings(BaseSettings):
             problem = redis_url_problem(value.get_secret_value())
             if problem:
                 raise ValueError(problem)
-        return value
-
-    @field_validator("trigger_secret_key", mode="before")
-    @classmethod
-    def _blank_key_is_unset(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            # A pasted key often ends in a newline; the key is never quoted back.
-            return value.strip() or None
         return value
 
     @field_validator("trigger_secret_key")

@@ -249,14 +249,22 @@ def _connection_allowed(config: AuthConfig, username: str) -> bool:
     current = _connection_id()
     if st.session_state.get(_CONNECTION_KEY) == current:
         return True
-    token = st.context.cookies.get(config.cookie_name)
-    claims = config.read_cookie(token, time.time())
-    if claims is None or claims.get("username") != username:
-        return False
-    if not sign_out_registry().accepts(username, config.cookie_issued_at(claims)):
+    claims = _connection_cookie(config)
+    if claims is None or claims["username"] != username:
         return False
     st.session_state[_CONNECTION_KEY] = current
     return True
+
+
+def _connection_cookie(config: AuthConfig) -> dict[str, Any] | None:
+    """The claims of this connection's sign-in cookie when it is valid and was issued
+    after its user's last sign-out (see ``AuthConfig.read_cookie``); else None."""
+    claims = config.read_cookie(st.context.cookies.get(config.cookie_name), time.time())
+    if claims is None:
+        return None
+    if not sign_out_registry().accepts(claims["username"], config.cookie_issued_at(claims)):
+        return None
+    return claims
 
 
 def _build_authenticator(config: AuthConfig) -> stauth.Authenticate:
@@ -285,12 +293,10 @@ def _sign_in_from_cookie(authenticator: stauth.Authenticate, config: AuthConfig)
     """Re-authenticate from a valid, unexpired, not-signed-out cookie."""
     if st.session_state.get("logout"):  # signed out in this session: no cookie counts
         return None
-    claims = config.read_cookie(st.context.cookies.get(config.cookie_name), time.time())
+    claims = _connection_cookie(config)
     if claims is None:
         return None
     username = claims["username"]
-    if not sign_out_registry().accepts(username, config.cookie_issued_at(claims)):
-        return None
     try:
         authenticator.authentication_controller.login(token=claims)
     except Exception as exc:  # LoginError & co: stay signed out
