@@ -10,6 +10,7 @@ import orjson
 import streamlit as st
 
 from telemetry import Settings
+from telemetry.config import redact_url
 
 from .context import Connection
 from .format import record_text, ttl_text
@@ -71,6 +72,14 @@ def sidebar_status(settings: Settings, conn: Connection) -> None:
         parts.append(f"PING {conn.latency * 1000:.1f} ms")
     parts.append(f"namespace {record_text(settings.telemetry_namespace, code=True)}")
     parts.append(f"TTL {ttl_text(settings.telemetry_ttl_seconds)}")
+    if settings.trigger_secret_key is not None:
+        parts.append(
+            f"run state from {record_text(redact_url(settings.trigger_api_url), code=True)}"
+        )
+    elif settings.demo:
+        parts.append("run state from demo runs")
+    else:
+        parts.append("run state off (no `TRIGGER_SECRET_KEY`)")
     st.markdown(f"{badge}  \n:small[{' · '.join(parts)}]")
 
 

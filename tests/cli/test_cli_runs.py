@@ -15,7 +15,7 @@ import redis
 
 from cli_process import python_m
 from redis_server import RedisServer
-from trigger_standin import TriggerStandIn, make_run
+from telemetry.runs.standin import TriggerStandIn, make_run
 
 HEADER = (
     "query,status,entity_type,entity_id,run_id,run_url,organization_id,processed_at,"

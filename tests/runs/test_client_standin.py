@@ -22,7 +22,7 @@ from telemetry.runs import (
     run_states,
 )
 from telemetry.runs.client import CONNECT_TIMEOUT, READ_TIMEOUT
-from trigger_standin import TriggerStandIn, make_run
+from telemetry.runs.standin import TriggerStandIn, make_run
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
 BUDGET = 10

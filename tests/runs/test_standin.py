@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from clocks import FrozenClock
-from trigger_standin import (
+from telemetry.runs.standin import (
     API_VERSION,
     LEGACY_STATUSES,
     LIST_OMITS,

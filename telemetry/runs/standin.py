@@ -1,7 +1,10 @@
-"""A local stand-in of trigger.dev's management API (docs: /work/shared/TRIGGER_API.md §7).
+"""A local stand-in of trigger.dev's management API (TRIGGER_API.md §7), for tests and demo mode.
 
-Standard library only: a ``ThreadingHTTPServer`` on 127.0.0.1 in a background
-thread. It serves
+Written from TRIGGER_API.md, not from the client, so it checks the client
+independently. Two ways to serve it: ``start()`` runs a ``ThreadingHTTPServer``
+on 127.0.0.1 in a background thread (tests: real sockets, real timeouts);
+``transport()`` answers in-process as an ``httpx.MockTransport`` (demo mode: no
+port, no thread). It serves
 
 - ``GET /api/v3/runs/{runId}`` (§2): the run object; an unknown run is ``404``
   ``{"error": "Not found"}`` with ``x-should-retry: true``;
@@ -43,6 +46,8 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx
 
 API_VERSION = "2025-07-16"
 
@@ -318,6 +323,9 @@ class TriggerStandIn:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are two writes: with Nagle's algorithm a keep-alive
+            # client waited ~40 ms (delayed ACK) for every answer.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 standin._handle(self)
@@ -358,6 +366,33 @@ class TriggerStandIn:
 
     # -- one request ------------------------------------------------------------------------
 
+    def transport(self) -> httpx.MockTransport:
+        """This stand-in as an in-process ``httpx`` transport (no server needed)."""
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            seen = Request(
+                method=request.method,
+                path=unquote(request.url.path),
+                query=parse_qs(request.url.query.decode("ascii"), keep_blank_values=True),
+                headers={name.lower(): value for name, value in request.headers.items()},
+            )
+            answer = self._serve(seen)
+            return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
+
+        return httpx.MockTransport(handle)
+
+    def _serve(self, seen: Request) -> _Answer:
+        """Record the request, sleep ``slow``, answer it."""
+        with self._lock:
+            self.requests.append(seen)
+            slow = self.slow
+        if slow > 0:
+            time.sleep(slow)
+        answer = self._answer(seen)
+        with self._lock:
+            seen.status = answer.status
+        return answer
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
         seen = Request(
@@ -369,14 +404,7 @@ class TriggerStandIn:
         if handler.command in ("POST", "PUT", "PATCH"):
             length = int(handler.headers.get("content-length") or 0)
             handler.rfile.read(length)
-        with self._lock:
-            self.requests.append(seen)
-            slow = self.slow
-        if slow > 0:
-            time.sleep(slow)
-        answer = self._answer(seen)
-        with self._lock:
-            seen.status = answer.status
+        answer = self._serve(seen)
         try:
             handler.send_response(answer.status)
             for name, value in answer.headers.items():
