@@ -11,6 +11,10 @@ Fixtures
                         ``telemetry.config.Settings.load(secrets, **overrides)``.
 ``server_clock``        function: fakeredis' server clock frozen at ``clocks.NOW``
                         (a ``clocks.FrozenClock``: move it with ``server_clock.now += s``).
+``trigger_api``         function: a started ``telemetry.runs.standin.TriggerStandIn``
+                        (no runs yet: ``trigger_api.add(make_run(...))``), on a free
+                        port of 127.0.0.1; ``trigger_env`` sets TRIGGER_API_URL and
+                        TRIGGER_SECRET_KEY to it in ``os.environ`` for the test.
 
 Support modules (importable from any test: ``tests`` is on ``pythonpath``):
 ``clocks`` (``NOW``, ``FrozenClock``), ``redis_server``, ``redis_cluster``,
@@ -209,3 +213,20 @@ def server_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     clock = FrozenClock(NOW)
     monkeypatch.setattr(fakeredis_socket, "time", types.SimpleNamespace(time=clock.time))
     return clock
+
+
+@pytest.fixture
+def trigger_api() -> Iterator[Any]:
+    """A trigger.dev API stand-in of the test's own, started on a free port."""
+    from telemetry.runs.standin import TriggerStandIn
+
+    with TriggerStandIn() as api:
+        yield api
+
+
+@pytest.fixture
+def trigger_env(trigger_api: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``trigger_api``, with TRIGGER_API_URL / TRIGGER_SECRET_KEY pointing the app at it."""
+    monkeypatch.setenv("TRIGGER_API_URL", trigger_api.url)
+    monkeypatch.setenv("TRIGGER_SECRET_KEY", trigger_api.key)
+    return trigger_api
