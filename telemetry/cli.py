@@ -12,12 +12,11 @@ from collections.abc import Sequence
 
 from .config import Settings
 from .errors import TelemetryError
-from .export import json_bytes, results_csv, results_json, results_table, write_csv
+from .export import json_bytes, results_csv, results_json, results_table
 from .ids import parse_ids
-from .models import CSV_HEADER
 from .reader import TelemetryReader
 from .runs import TriggerClient, make_http_client
-from .runs.columns import RUN_COLUMNS, resolution_runs, run_cells, run_fields
+from .runs.columns import RUN_COLUMNS, resolution_runs, runs_csv, runs_json
 from .store import connect, store_errors
 from .summary import parse_since, summarize
 from .writer import seed_records
@@ -75,17 +74,9 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
         # The Redis rows are complete before the API is asked: it can only add to them.
         outcomes = resolution_runs(runs_client, resolution)
         if args.format == "json":
-            rows = [
-                {**result.as_dict(), **run_fields(outcome)}
-                for result, outcome in zip(resolution.results, outcomes, strict=True)
-            ]
-            sys.stdout.buffer.write(json_bytes(rows) + b"\n")
+            sys.stdout.buffer.write(runs_json(resolution, outcomes) + b"\n")
         else:
-            cells = (
-                (*row, *run_cells(outcome))
-                for row, outcome in zip(resolution.csv_rows(), outcomes, strict=True)
-            )
-            sys.stdout.write(write_csv((*CSV_HEADER, *RUN_COLUMNS), cells))
+            sys.stdout.write(runs_csv(resolution, outcomes))
     elif args.format == "json":
         sys.stdout.buffer.write(results_json(resolution.results) + b"\n")
     elif args.format == "table":

@@ -7,7 +7,7 @@ builds the one ``httpx.Client`` a process should keep.
 
 from .bulk import NOT_IN_ENVIRONMENT, NotInEnvironment, RunOutcome, Unavailable, run_states
 from .client import API_VERSION, TriggerClient, make_http_client
-from .columns import RUN_COLUMNS, resolution_runs, run_cells, run_fields
+from .columns import RUN_COLUMNS, resolution_runs, run_cells, run_fields, runs_csv, runs_json
 from .model import FAILED_STATUSES, KNOWN_STATUSES, SUCCESS, RunState, is_known, parse_run
 
 __all__ = [
@@ -29,4 +29,6 @@ __all__ = [
     "run_cells",
     "run_fields",
     "run_states",
+    "runs_csv",
+    "runs_json",
 ]

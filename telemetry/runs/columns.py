@@ -3,7 +3,8 @@
 ``resolution_runs`` asks the API once for every found row's run (through
 ``run_states``: a listing of the records' time span, retrieves only for what
 it missed) and gives each row its outcome; ``run_fields`` turns an outcome
-into the six values (typed, for JSON) and ``run_cells`` into CSV text.
+into the six values (typed, for JSON) and ``run_cells`` into CSV text;
+``runs_csv`` / ``runs_json`` are whole outputs (CLI and Bulk download alike).
 A row that is not ``found`` gets no outcome and empty cells.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..export import CSV_HEADER, json_bytes, write_csv
 from ..models import Status, format_time
 from ..reader import Resolution, row_time
 from .bulk import NotInEnvironment, RunOutcome, Unavailable, run_states
@@ -73,3 +75,22 @@ def run_cells(outcome: RunOutcome | None) -> tuple[str, ...]:
     """``run_fields`` as CSV text (escaping and formulas are ``csv_safe``'s job)."""
     fields = run_fields(outcome)
     return tuple("" if fields[name] is None else str(fields[name]) for name in RUN_COLUMNS)
+
+
+def runs_csv(resolution: Resolution, outcomes: list[RunOutcome | None]) -> str:
+    """The results CSV of contract §5 with the six §6 columns appended (``resolve --runs``)."""
+    cells = (
+        (*row, *run_cells(outcome))
+        for row, outcome in zip(resolution.csv_rows(), outcomes, strict=True)
+    )
+    return write_csv((*CSV_HEADER, *RUN_COLUMNS), cells)
+
+
+def runs_json(resolution: Resolution, outcomes: list[RunOutcome | None]) -> bytes:
+    """The results as JSON with the six §6 keys on every row (``resolve --runs --format json``)."""
+    return json_bytes(
+        [
+            {**result.as_dict(), **run_fields(outcome)}
+            for result, outcome in zip(resolution.results, outcomes, strict=True)
+        ]
+    )
