@@ -1,4 +1,4 @@
-"""AppTest: where run state comes from — the admin hint once, the sidebar line, the key kept secret."""
+"""AppTest: where run state comes from — the admin hint once, the sidebar, the key unseen."""
 
 from __future__ import annotations
 

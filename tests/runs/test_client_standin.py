@@ -1,4 +1,4 @@
-"""TriggerClient and run_states against the local stand-in server (tests/trigger_standin.py).
+"""TriggerClient and run_states against the local stand-in server (telemetry/runs/standin.py).
 
 Real HTTP on 127.0.0.1 and the stand-in's real token bucket, with a budget
 small enough (10 requests, refilled every 0.1 s) that pacing is exercised in

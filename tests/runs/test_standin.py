@@ -1,4 +1,4 @@
-"""The trigger.dev stand-in (tests/trigger_standin.py) behaves as TRIGGER_API.md says.
+"""The trigger.dev stand-in (telemetry/runs/standin.py) behaves as TRIGGER_API.md says.
 
 A raw ``http.client`` client, so these tests check the server, not our API client.
 """
