@@ -10,12 +10,14 @@ import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 import streamlit as st
 
-from telemetry import Result, Status, make_key
+from telemetry import Result, Status, is_linkable, make_key
 
-from . import context, render, shell
+from . import context, render, run_panel, runs, shell
 from .cache import ProcessCache
 from .context import AppContext
 from .format import (
@@ -200,7 +202,7 @@ def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> Non
 
 def render_result(result: Result, ctx: AppContext, now: float) -> None:
     if result.status is Status.FOUND:
-        _found(result, now)
+        _found(result, ctx, now)
     elif result.status is Status.NOT_FOUND:
         _not_found(result, ctx, now)
     elif result.status is Status.INVALID_RECORD:
@@ -211,7 +213,7 @@ def render_result(result: Result, ctx: AppContext, now: float) -> None:
         st.error(record_text(result.detail), icon=":material/error:")
 
 
-def _found(result: Result, now: float) -> None:
+def _found(result: Result, ctx: AppContext, now: float) -> None:
     entity = (
         f"{record_text(result.entity_type, code=True)} {record_text(result.entity_id, code=True)}"
     )
@@ -230,6 +232,8 @@ def _found(result: Result, now: float) -> None:
             icon=":material/link_off:",
         )
     st.code(result.run_id or "", language=None)  # hover: copy button
+    # Filled last: the Redis facts below show while trigger.dev answers.
+    run_slot = st.container()
     if result.organization_id:
         org = record_text(result.organization_id, code=True)
     else:
@@ -262,6 +266,33 @@ def _found(result: Result, now: float) -> None:
     st.markdown("  \n".join(lines))
     if result.metadata:
         st.json(result.metadata, expanded=True)
+    _run_state(run_slot, result, ctx)
+
+
+def _run_state(slot: Any, result: Result, ctx: AppContext) -> None:
+    """The run's state from trigger.dev (issue #14), when run state is on.
+
+    Only a run ID that could be a trigger.dev run (``run_…``) is asked for: one
+    request, reused by reruns for ``runs.LOOKUP_TTL_SECONDS``.
+    """
+    run_id = result.run_id
+    if not run_id or not is_linkable(run_id) or not runs.enabled(ctx):
+        return
+    with slot:
+        with st.spinner("Asking trigger.dev for the run's state…"):
+            answer = runs.lookup_state(ctx, run_id)
+        if answer is None:
+            return
+        outcome, as_of = answer
+        run_panel.render(
+            outcome,
+            as_of,
+            now=time.time(),
+            run_url_template=ctx.settings.run_url_template,
+            key=f"run_refresh:{result.key}",
+            on_refresh=partial(runs.forget, ctx, run_id),
+            demo=runs.is_demo_api(ctx),
+        )
 
 
 def _not_found(result: Result, ctx: AppContext, now: float) -> None:

@@ -45,8 +45,13 @@ from .context import AppContext
 
 # A rerun within this many seconds reuses a Lookup's answer instead of asking again.
 LOOKUP_TTL_SECONDS = 30.0
-# An interactive page does not sit out a long rate-limit reset: it says "unavailable".
+# A failure is reused only briefly: a rerun soon after asks again, a click-storm does not.
+FAILURE_TTL_SECONDS = 5.0
+# An interactive page does not sit out a long rate-limit reset, a slow API or many
+# retries (a script run blocks its session): it says "unavailable" and offers a retry.
 PAGE_MAX_WAIT_SECONDS = 20.0
+PAGE_READ_TIMEOUT = 8.0
+PAGE_MAX_RETRIES = 1
 _HINT_STATE = "_run_lookup_runs_hint_shown"
 
 
@@ -97,7 +102,10 @@ def _build(ctx: AppContext) -> _Api:
     settings = ctx.settings
     if settings.trigger_secret_key is not None:
         return _Api(
-            make_http_client(settings), settings.trigger_api_url, settings.trigger_secret_key, False
+            make_http_client(settings, read_timeout=PAGE_READ_TIMEOUT),
+            settings.trigger_api_url,
+            settings.trigger_secret_key,
+            False,
         )
     with st.spinner("Generating demo runs…"):
         standin = demo_standin(_demo_records(ctx))
@@ -113,7 +121,11 @@ def client(
         return None
     api = _APIS.get_or_build(ctx.key, lambda: _build(ctx))
     return TriggerClient(
-        api.http, base_url=api.base_url, key=api.key, max_wait_seconds=max_wait_seconds
+        api.http,
+        base_url=api.base_url,
+        key=api.key,
+        max_wait_seconds=max_wait_seconds,
+        max_retries=PAGE_MAX_RETRIES,
     )
 
 
@@ -121,10 +133,12 @@ def lookup_state(ctx: AppContext, run_id: str) -> tuple[RunOutcome, float] | Non
     """One run's outcome and when it was learned (epoch s); None when run state is off.
 
     One retrieve, reused for ``LOOKUP_TTL_SECONDS``. An API failure is an
-    ``Unavailable`` outcome (not cached: the next rerun asks again).
+    ``Unavailable`` outcome, reused for ``FAILURE_TTL_SECONDS`` only.
     """
     cached = _LOOKUPS.get((ctx.key, run_id))
-    if cached is not None:
+    if cached is not None and (
+        not isinstance(cached[0], Unavailable) or time.time() - cached[1] < FAILURE_TTL_SECONDS
+    ):
         return cached
     runs = client(ctx)
     if runs is None:
@@ -133,10 +147,16 @@ def lookup_state(ctx: AppContext, run_id: str) -> tuple[RunOutcome, float] | Non
     try:
         state = runs.retrieve(run_id)
     except RunsError as exc:
-        return Unavailable(str(exc)), as_of
-    outcome: RunOutcome = NOT_IN_ENVIRONMENT if state is None else state
+        outcome: RunOutcome = Unavailable(str(exc))
+    else:
+        outcome = NOT_IN_ENVIRONMENT if state is None else state
     _LOOKUPS.put((ctx.key, run_id), (outcome, as_of))
     return outcome, as_of
+
+
+def forget(ctx: AppContext, run_id: str) -> None:
+    """Drop a Lookup's cached answer: the next run asks trigger.dev again (a refresh button)."""
+    _LOOKUPS.pop((ctx.key, run_id))
 
 
 def hint_once(ctx: AppContext) -> None:

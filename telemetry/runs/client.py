@@ -36,7 +36,9 @@ READ_TIMEOUT = 15.0
 MAX_PAGE_SIZE = 100
 
 
-def make_http_client(settings: Settings | None = None) -> httpx.Client:
+def make_http_client(
+    settings: Settings | None = None, *, read_timeout: float = READ_TIMEOUT
+) -> httpx.Client:
     """An ``httpx.Client`` with the timeouts and pool Run Lookup uses; keep one per process.
 
     ``settings`` is accepted for symmetry with the other factories (the base
@@ -44,7 +46,7 @@ def make_http_client(settings: Settings | None = None) -> httpx.Client:
     """
     del settings
     return httpx.Client(
-        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
         limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
         follow_redirects=False,
     )
