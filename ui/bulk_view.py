@@ -5,11 +5,18 @@ A result lives in ``st.session_state`` under the hash of its input (text or
 file bytes, chosen column, settings), so a filter change or a download reruns
 the page without touching Redis or re-parsing; download files are built on the
 first click only (``render.Memo``).
+
+With run state on (``ui.runs.client``), the Redis rows are shown first; then
+trigger.dev is asked once for every found row's run (``resolution_runs``), and
+the answers join the result in session state: a filter change or a download
+asks nothing, **Resolve** asks again. The API never holds back or loses the
+Redis rows: its failures are ``unavailable`` rows with the reason.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,12 +34,15 @@ from telemetry import (
     results_csv,
     runs_list_urls,
 )
+from telemetry.runs import FAILED_STATUSES, RunOutcome, Unavailable, resolution_runs, runs_csv
 
-from . import context, shell
+from . import context, runs, shell
 from .context import AppContext
 from .format import record_text
 from .render import Memo, download
-from .tables import bulk_table
+from .tables import RunTable, bulk_table, run_table
+
+LOG = logging.getLogger(__name__)
 
 TEXT_KEY = "bulk_text"
 FILE_KEY = "bulk_file"
@@ -57,6 +67,13 @@ FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "invalid": ("Invalid", (Status.INVALID_ID.value, Status.INVALID_RECORD.value)),
     "error": ("Errors", (Status.ERROR.value,)),
 }
+# Filters on the run status column, offered when run state is on and they match rows.
+RUN_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "failed_runs": ("Failed runs", tuple(sorted(FAILED_STATUSES))),
+    "runs_unavailable": ("Run state unavailable", (Unavailable.status,)),
+}
+RUN_LABELS = {Unavailable.status: "unavailable", "not_in_environment": "not in environment"}
+REASONS_SHOWN = 3  # distinct "unavailable" reasons named at the top of the run section
 
 
 @dataclass(slots=True)
@@ -64,6 +81,22 @@ class BulkInput:
     data: str | bytes
     digest: str
     file_name: str | None = None
+
+
+@dataclass(slots=True)
+class RunsResult:
+    """What trigger.dev said about a result's runs, and what the page shows of it."""
+
+    outcomes: list[RunOutcome | None]
+    view: RunTable
+    failed_rows: int
+    unavailable_rows: int
+    failed_list: list[str]  # dashboard list URLs of the failed runs only
+    seconds: float
+    requests: int
+    as_of: float  # epoch seconds
+    demo: bool
+    csv: Memo
 
 
 @dataclass(slots=True)
@@ -79,6 +112,7 @@ class BulkResult:
     unlinked: bool  # some run IDs are shown without a link: show them as text too
     csv: Memo
     missing_txt: Memo
+    runs: RunsResult | None = None  # asked once per result; None: not asked, or run state off
 
 
 def page() -> None:
@@ -153,6 +187,24 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
             icon=":material/warning:",
         )
     render_counts(result)
+    section = st.container()
+    if result.runs is None and runs.enabled(ctx):
+        # The Redis rows stay on screen while trigger.dev answers (no widgets here: the
+        # filter and downloads come once, below, with the run columns).
+        preview = st.empty()
+        preview.dataframe(
+            result.table,
+            hide_index=True,
+            column_order=_order(result, None),
+            column_config=COLUMN_CONFIG,
+            height=420 if result.table.num_rows > 10 else "auto",
+        )
+        with section:
+            result.runs = ask_runs(ctx, result)
+        preview.empty()
+    if result.runs is not None:
+        with section:
+            render_runs(result.runs)
     render_downloads(result, ctx)
     render_table(result)
 
@@ -277,6 +329,115 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
     )
 
 
+def ask_runs(ctx: AppContext, result: BulkResult) -> RunsResult | None:
+    """Ask trigger.dev once about every found row's run, with a progress bar.
+
+    ``resolution_runs`` never raises for the API (its failures are ``Unavailable``
+    rows); anything else going wrong here marks every found row unavailable with the
+    error's text, so the Redis rows are kept whatever happens.
+    """
+    resolution = result.resolution
+    total = result.found_runs
+    label = f"Asking trigger.dev about {total:,} run{'s' if total != 1 else ''}…"
+    bar = st.progress(0.0, text=label) if total else None
+    shown = [time.monotonic()]
+
+    def progress(done: int, of: int) -> None:
+        if bar is None or time.monotonic() - shown[0] < PROGRESS_EVERY:
+            return
+        shown[0] = time.monotonic()
+        bar.progress(min(done / max(of, 1), 1.0), text=f"{label} {done:,} of {of:,} known")
+
+    started = time.monotonic()
+    requests = 0
+    demo = runs.is_demo_api(ctx)
+    try:
+        api = runs.client(ctx)
+        if api is None:
+            return None
+        outcomes = resolution_runs(api, resolution, on_progress=progress)
+        requests = api.requests_made
+    except Exception as exc:  # the edge: the Redis rows must survive any failure
+        LOG.exception("run state for a bulk resolve failed")
+        outcomes = _all_unavailable(resolution, _reason(ctx, exc))
+    finally:
+        if bar is not None:
+            bar.empty()
+    seconds = time.monotonic() - started
+    view = run_table(result.table, resolution.column("run_id"), outcomes)
+    template = ctx.settings.runs_list_url_template
+    failed_ids = view.failed_run_ids
+    return RunsResult(
+        outcomes=outcomes,
+        view=view,
+        failed_rows=sum(view.counts.get(s, 0) for s in FAILED_STATUSES),
+        unavailable_rows=view.counts.get(Unavailable.status, 0),
+        failed_list=runs_list_urls(failed_ids, template) if template and failed_ids else [],
+        seconds=seconds,
+        requests=requests,
+        as_of=time.time(),
+        demo=demo,
+        csv=Memo(lambda: runs_csv(resolution, outcomes).encode("utf-8")),
+    )
+
+
+def _reason(ctx: AppContext, exc: Exception) -> str:
+    """An unexpected failure's text for the page (no traceback; the key never shown)."""
+    text = str(exc) if isinstance(exc, TelemetryError) else f"{type(exc).__name__}: {exc}"
+    key = ctx.settings.trigger_secret_key
+    if key is not None and key.get_secret_value():
+        text = text.replace(key.get_secret_value(), "***")
+    return f"run state could not be learned: {text}"
+
+
+def _all_unavailable(resolution: Resolution, reason: str) -> list[RunOutcome | None]:
+    outcome = Unavailable(reason)
+    return [
+        outcome if status is Status.FOUND and run_id else None
+        for status, run_id in zip(
+            resolution.column("status"), resolution.column("run_id"), strict=True
+        )
+    ]
+
+
+def render_runs(result: RunsResult) -> None:
+    """The run section: why some states are unavailable, then the counts by run status."""
+    view = result.view
+    if not view.counts:
+        return
+    if view.unavailable:
+        reasons = list(view.unavailable.items())
+        lines = [
+            f"Run state unavailable for {result.unavailable_rows:,} "
+            f"row{'s' if result.unavailable_rows != 1 else ''}: " + record_text(reasons[0][0])
+        ]
+        for reason, rows in reasons[1:REASONS_SHOWN]:
+            lines.append(f"{rows:,} more: " + record_text(reason))
+        if len(reasons) > REASONS_SHOWN:
+            lines.append(f"…and {len(reasons) - REASONS_SHOWN:,} other reasons (see Run error).")
+        lines.append("The Redis results below are complete; press **Resolve** to ask again.")
+        st.warning("  \n".join(lines), icon=":material/cloud_off:")
+    if view.unknown:
+        st.info(
+            "trigger.dev sent a run status this app does not know: "
+            + ", ".join(record_text(s, code=True) for s in view.unknown)
+            + ". It is shown as sent; the app may need an update.",
+            icon=":material/help:",
+        )
+    parts = [
+        f"{rows:,} {record_text(RUN_LABELS.get(status, status))}"
+        for status, rows in view.counts.items()
+    ]
+    where = "the demo stand-in" if result.demo else "trigger.dev"
+    as_of = time.strftime("%H:%M:%S", time.gmtime(result.as_of))
+    st.markdown("**Runs:** " + " · ".join(parts))
+    st.caption(
+        f"Run states from {where} as of {as_of} UTC, learned in {result.seconds:,.1f} s "
+        f"({result.requests:,} API request{'s' if result.requests != 1 else ''}); "
+        "**Resolve** asks again."
+    )
+
+
 COLUMN_CONFIG = {
     "query": st.column_config.TextColumn("Query", help="The ID as pasted"),
     "status": st.column_config.TextColumn("Status"),
@@ -299,6 +460,19 @@ COLUMN_CONFIG = {
         "Expires (UTC)", format="YYYY-MM-DD HH:mm:ss", timezone="UTC"
     ),
     "detail": st.column_config.TextColumn("Detail", width="large"),
+    "run_status": st.column_config.TextColumn(
+        "Run status",
+        help="trigger.dev's status as the API returned it; not_in_environment: the API does "
+        "not know the run in this key's environment; unavailable: it could not be learned "
+        "(see Run error)",
+    ),
+    "task": st.column_config.TextColumn("Task"),
+    "run_error": st.column_config.TextColumn(
+        "Run error", width="large", help="The run's error message, or why its state is unknown"
+    ),
+    "run_finished_at": st.column_config.DatetimeColumn(
+        "Run finished (UTC)", format="YYYY-MM-DD HH:mm:ss", timezone="UTC"
+    ),
 }
 # The run link right after the status: it is what people come for, and it stays
 # visible on a laptop screen without scrolling sideways.
@@ -314,6 +488,19 @@ _ORDER = (
     "expires_at",
     "detail",
 )
+# With run state: its status and error beside the run link (the "why did it fail" answer).
+_RUN_ORDER = ("run_status", "run_error", "task")
+
+
+def _order(result: BulkResult, runs_result: RunsResult | None) -> list[str]:
+    order = list(_ORDER)
+    if result.unlinked:
+        order.insert(5, "run_id")
+    if runs_result is not None:
+        at = order.index("run") + 1
+        order[at:at] = _RUN_ORDER
+        order.insert(order.index("detail"), "run_finished_at")
+    return order
 
 
 def render_counts(result: BulkResult) -> None:
@@ -341,12 +528,21 @@ def render_counts(result: BulkResult) -> None:
 
 
 def render_table(result: BulkResult) -> None:
-    table, counts = result.table, result.counts
+    counts, runs_result = result.counts, result.runs
+    table = result.table if runs_result is None else runs_result.view.table
     sizes = {
         name: (table.num_rows if not statuses else sum(counts[s] for s in statuses))
         for name, (_, statuses) in FILTERS.items()
     }
-    options = [name for name in FILTERS if name == "all" or sizes[name]]
+    labels = {name: label for name, (label, _) in FILTERS.items()}
+    filters = {name: ("status", statuses) for name, (_, statuses) in FILTERS.items()}
+    if runs_result is not None:
+        sizes["failed_runs"] = runs_result.failed_rows
+        sizes["runs_unavailable"] = runs_result.unavailable_rows
+        for name, (label, statuses) in RUN_FILTERS.items():
+            labels[name] = label
+            filters[name] = ("run_status", statuses)
+    options = [name for name in filters if name == "all" or sizes[name]]
     current = st.session_state.get(FILTER_KEY)
     if current is not None and current not in options:
         st.session_state[FILTER_KEY] = "all"
@@ -354,18 +550,17 @@ def render_table(result: BulkResult) -> None:
         "Show",
         options,
         default="all",
-        format_func=lambda name: f"{FILTERS[name][0]} ({sizes[name]:,})",
+        format_func=lambda name: f"{labels[name]} ({sizes[name]:,})",
         key=FILTER_KEY,
     )
-    statuses = FILTERS[choice or "all"][1]
-    shown = table if not statuses else table.filter(pc.is_in(table["status"], pa.array(statuses)))
-    order = list(_ORDER)
-    if result.unlinked:
-        order.insert(5, "run_id")
+    column, statuses = filters[choice or "all"]
+    shown = table
+    if statuses:
+        shown = table.filter(pc.fill_null(pc.is_in(table[column], pa.array(statuses)), False))
     st.dataframe(
         shown,
         hide_index=True,
-        column_order=order,
+        column_order=_order(result, runs_result),
         column_config=COLUMN_CONFIG,
         height=420 if shown.num_rows > 10 else "auto",
     )
@@ -373,14 +568,19 @@ def render_table(result: BulkResult) -> None:
 
 def render_downloads(result: BulkResult, ctx: AppContext) -> None:
     missing = result.missing
+    runs_result = result.runs
+    if runs_result is None:
+        csv, what, command = result.csv, "the contract's columns", "resolve"
+    else:
+        csv, what, command = runs_result.csv, "the six run-state columns too", "resolve --runs"
     with st.container(horizontal=True, gap="small"):
         download(
             "Results CSV",
-            result.csv,
+            csv,
             file_name="run-lookup-results.csv",
             mime="text/csv",
             key="bulk_download_csv",
-            help="Every row, with the contract's columns (formula-safe)",
+            help=f"Every row, with {what} (formula-safe), as `python -m telemetry {command}`",
         )
         if missing:
             download(
@@ -399,28 +599,28 @@ def render_downloads(result: BulkResult, ctx: AppContext) -> None:
                 st.caption(
                     f"First {COPY_LINES:,} of {len(missing):,}; the .txt download has them all."
                 )
-    urls = result.runs_list
-    if urls:
-        per = -(-result.found_runs // len(urls))
-        if len(urls) == 1:
-            st.link_button(
-                f"Open the {result.found_runs:,} found runs in the dashboard",
-                urls[0],
-                icon=":material/open_in_new:",
-            )
-        else:
-            with st.expander(
-                f"Open the {result.found_runs:,} found runs in the dashboard "
-                f"({len(urls)} views of up to ~{per} runs)"
-            ):
-                with st.container(horizontal=True, gap="small"):
-                    for i, url in enumerate(urls[:LIST_LINKS], start=1):
-                        st.link_button(f"View {i}", url, icon=":material/open_in_new:")
-                if len(urls) > LIST_LINKS:
-                    st.caption(
-                        f"First {LIST_LINKS} views shown; filter the list or use the CSV for more."
-                    )
+    if result.runs_list:
+        _open_links(f"{result.found_runs:,} found runs", result.found_runs, result.runs_list)
     elif result.found_runs and not ctx.settings.runs_list_url_template:
         st.caption(
             "Set `RUNS_LIST_URL_TEMPLATE` to open the found runs in the dashboard's list view."
         )
+    if runs_result is not None and runs_result.failed_list:
+        failed = len(runs_result.view.failed_run_ids)
+        noun = f"{failed:,} failed run{'s' if failed != 1 else ''}"
+        _open_links(noun, failed, runs_result.failed_list)
+
+
+def _open_links(noun: str, runs_count: int, urls: list[str]) -> None:
+    """One "Open the … in the dashboard" button, or an expander of list views when the runs
+    take several."""
+    if len(urls) == 1:
+        st.link_button(f"Open the {noun} in the dashboard", urls[0], icon=":material/open_in_new:")
+        return
+    per = -(-runs_count // len(urls))
+    with st.expander(f"Open the {noun} in the dashboard ({len(urls)} views of up to ~{per} runs)"):
+        with st.container(horizontal=True, gap="small"):
+            for i, url in enumerate(urls[:LIST_LINKS], start=1):
+                st.link_button(f"View {i}", url, icon=":material/open_in_new:")
+        if len(urls) > LIST_LINKS:
+            st.caption(f"First {LIST_LINKS} views shown; filter the list or use the CSV for more.")

@@ -2,11 +2,13 @@
 serialises them on a rerun (no pandas conversion), and filtering costs no copy.
 
 ``summary_tables`` holds the Summary page's tables (and ``ui.charts`` the data
-of its charts); the Bulk page's results table is ``bulk_table``.
+of its charts); the Bulk page's results table is ``bulk_table``, and ``run_table``
+adds its run-state columns.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +22,15 @@ import pyarrow.compute as pc
 
 from telemetry import Resolution, Result, Status, Summary
 from telemetry.reader import result_row, row_micros, row_time
+from telemetry.runs import (
+    FAILED_STATUSES,
+    NOT_IN_ENVIRONMENT,
+    RunOutcome,
+    RunState,
+    Unavailable,
+    is_known,
+    run_fields,
+)
 
 UNKNOWN = "(unknown)"  # an organization ID that records do not carry
 
@@ -193,3 +204,83 @@ def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, 
         # (a tenth of the table's bytes, serialised and hashed on every page run).
         del columns["run_id"]
     return pa.Table.from_arrays(list(columns.values()), names=list(columns)), found_runs, missing
+
+
+# -- the Bulk page's run-state columns (issue #14) -------------------------------------
+
+_NOT_IN_ENVIRONMENT_ERROR = run_fields(NOT_IN_ENVIRONMENT)["run_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunTable:
+    """``bulk_table``'s table with the run-state columns, and what the page says about them."""
+
+    table: pa.Table
+    counts: dict[str, int]  # run status → rows, most first (found rows with a run only)
+    unavailable: dict[str, int]  # why → rows, most first
+    unknown: tuple[str, ...]  # statuses the API sent that are not in KNOWN_STATUSES
+    failed_run_ids: list[str]  # distinct, in row order
+
+
+def run_table(
+    table: pa.Table, run_ids: Sequence[str | None], outcomes: Sequence[RunOutcome | None]
+) -> RunTable:
+    """Append Run status (dictionary-coded), Task, Run error and Run finished to ``table``.
+
+    One pass over the outcomes into four plain lists: no object per row. The values are
+    ``run_fields``'s (contract §6): the status as returned, ``not_in_environment``,
+    ``unavailable`` with the reason as the error; empty for rows without an outcome.
+    """
+    statuses: list[str | None] = []
+    tasks: list[str | None] = []
+    errors: list[str | None] = []
+    finished: list[datetime | None] = []
+    reasons: Counter[str] = Counter()
+    failed: dict[str, None] = {}
+    for run_id, outcome in zip(run_ids, outcomes, strict=True):
+        if outcome is None:
+            statuses.append(None)
+            tasks.append(None)
+            errors.append(None)
+            finished.append(None)
+            continue
+        statuses.append(outcome.status)
+        if isinstance(outcome, RunState):
+            tasks.append(outcome.task_identifier)
+            errors.append(outcome.error_message)
+            finished.append(outcome.finished_at)
+            if outcome.status in FAILED_STATUSES and run_id:
+                failed[run_id] = None
+            continue
+        tasks.append(None)
+        finished.append(None)
+        if isinstance(outcome, Unavailable):
+            errors.append(outcome.reason)
+            reasons[outcome.reason] += 1
+        else:
+            errors.append(_NOT_IN_ENVIRONMENT_ERROR)
+    status_column = pa.array(statuses, type=_CODES)
+    counted = pc.value_counts(status_column.dictionary_decode())
+    counts = {
+        value.as_py(): count.as_py()
+        for value, count in zip(counted.field("values"), counted.field("counts"), strict=True)
+        if value.is_valid
+    }
+    counts = dict(sorted(counts.items(), key=lambda item: -item[1]))
+    ours = {Unavailable.status, NOT_IN_ENVIRONMENT.status}
+    unknown = tuple(s for s in counts if s not in ours and not is_known(s))
+    columns = {
+        "run_status": status_column,
+        "task": _coded(tasks),
+        "run_error": _coded(errors),
+        "run_finished_at": epoch_ms(finished),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return RunTable(
+        table=table,
+        counts=counts,
+        unavailable=dict(reasons.most_common()),
+        unknown=unknown,
+        failed_run_ids=list(failed),
+    )

@@ -234,6 +234,13 @@ class TriggerClient:
         failures = 0
         rate_waits = 0
         while True:
+            # A budget used up (remaining 0) until a far reset is no shorter a wait than a 429's.
+            ahead = self._not_before - self._clock()
+            if ahead > self.max_wait_seconds:
+                raise RunsUnavailableError(
+                    f"trigger.dev at {self._shown} has no rate-limit budget left for {what} "
+                    f"until its reset in {ahead:.0f} s — try again later"
+                )
             self._wait_until(self._not_before)
             self.requests_made += 1
             try:

@@ -16,7 +16,7 @@ from typing import Any
 from ..export import CSV_HEADER, json_bytes, write_csv
 from ..models import Status, format_time
 from ..reader import Resolution, row_time
-from .bulk import NotInEnvironment, RunOutcome, Unavailable, run_states
+from .bulk import NotInEnvironment, Progress, RunOutcome, Unavailable, run_states
 from .client import TriggerClient
 
 RUN_COLUMNS = (
@@ -30,8 +30,11 @@ RUN_COLUMNS = (
 _EMPTY: dict[str, Any] = dict.fromkeys(RUN_COLUMNS)
 
 
-def resolution_runs(client: TriggerClient, resolution: Resolution) -> list[RunOutcome | None]:
-    """Each row's run outcome (None for a row that is not ``found`` or has no run ID)."""
+def resolution_runs(
+    client: TriggerClient, resolution: Resolution, *, on_progress: Progress | None = None
+) -> list[RunOutcome | None]:
+    """Each row's run outcome (None for a row that is not ``found`` or has no run ID);
+    ``on_progress`` as ``run_states`` takes it."""
     statuses = resolution.column("status")
     run_ids = resolution.column("run_id")
     times = resolution.column("processed_at")
@@ -42,7 +45,7 @@ def resolution_runs(client: TriggerClient, resolution: Resolution) -> list[RunOu
             earlier = wanted.get(run_id)
             # One run can stand behind several records: its earliest time bounds the span.
             wanted[run_id] = moment if earlier is None or (moment and moment < earlier) else earlier
-    outcomes = run_states(client, wanted) if wanted else {}
+    outcomes = run_states(client, wanted, on_progress=on_progress) if wanted else {}
     return [
         outcomes.get(run_id) if status is Status.FOUND and run_id else None
         for status, run_id in zip(statuses, run_ids, strict=True)
