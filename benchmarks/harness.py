@@ -23,7 +23,12 @@ TESTS = ROOT / "tests"
 # Modules that register cases when imported, in the order their rows print.
 # A module that fails to import (e.g. a case whose dependencies are not
 # installed) is reported as a skipped row, never a crash of the runner.
-CASE_MODULES = ("benchmarks.cases", "benchmarks.app_cases", "benchmarks.cluster_cases")
+CASE_MODULES = (
+    "benchmarks.cases",
+    "benchmarks.app_cases",
+    "benchmarks.cluster_cases",
+    "benchmarks.runs_cases",
+)
 
 
 # -- sizes -----------------------------------------------------------------------

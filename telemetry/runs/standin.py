@@ -40,7 +40,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -265,7 +266,12 @@ class _BadRequest(Exception):
 
 
 class TriggerStandIn:
-    """trigger.dev's management API on ``127.0.0.1:<free port>``, for tests and demo mode."""
+    """trigger.dev's management API on ``127.0.0.1:<free port>``, for tests and demo mode.
+
+    ``clock`` gives Unix seconds (``time.time``): the token bucket refills by it
+    and ``x-ratelimit-reset`` is read off it, so a test can share a virtual
+    clock with the client and never sleep.
+    """
 
     def __init__(
         self,
@@ -275,7 +281,7 @@ class TriggerStandIn:
         burst: int = 750,
         refill: int = 250,
         refill_seconds: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.key = key
         self.burst = burst
@@ -291,6 +297,8 @@ class TriggerStandIn:
         self._runs: dict[str, dict[str, Any]] = {}
         self._order: dict[str, int] = {}  # run ID → internal sequence number (cursor material)
         self._seq = 0
+        # Newest-first index for listing, built lazily (None: stale after add()).
+        self._sorted: tuple[list[tuple[int, int]], list[str], dict[int, int]] | None = None
         self._salt = secrets.token_hex(4)
         self._buckets: dict[str, _Bucket] = {}
         self._failures = 0
@@ -309,6 +317,7 @@ class TriggerStandIn:
                     self._seq += 1
                     self._order[run["id"]] = self._seq
                 self._runs[run["id"]] = dict(run)
+            self._sorted = None
 
     def count(self, path_prefix: str = "") -> int:
         """How many requests were seen whose path starts with ``path_prefix``."""
@@ -466,8 +475,9 @@ class TriggerStandIn:
             allowed = bucket.tokens > 0
             if allowed:
                 bucket.tokens -= 1
-            next_refill = bucket.anchor + self.refill_seconds
-            reset_ms = int((time.time() + (next_refill - now)) * 1000)
+            # The reset is read off the stand-in's own clock (Unix seconds), so a test's
+            # virtual clock shared with the client agrees with it to the millisecond.
+            reset_ms = int((bucket.anchor + self.refill_seconds) * 1000)
             return allowed, {
                 "x-ratelimit-limit": str(self.burst),
                 "x-ratelimit-remaining": str(bucket.tokens),
@@ -476,7 +486,7 @@ class TriggerStandIn:
 
     def _too_many(self, limits: dict[str, str]) -> _Answer:
         reset_ms = int(limits["x-ratelimit-reset"])
-        seconds = max(0, round((reset_ms - time.time() * 1000) / 1000))
+        seconds = max(0, round((reset_ms - self.clock() * 1000) / 1000))
         detail = (
             f"Rate limit exceeded 0/{self.burst} requests remaining. Retry in {seconds} seconds."
         )
@@ -547,66 +557,94 @@ class TriggerStandIn:
             one("filter[createdAt][period]"),
         )
 
-        with self._lock:
-            runs = [(self._order[run_id], run) for run_id, run in self._runs.items()]
-        picked = []
-        for seq, run in runs:
-            shown = _versioned(run, current)
-            created = parse_iso(run["createdAt"])
-            if statuses is not None and shown["status"] not in statuses:
-                continue
-            if tasks is not None and run["taskIdentifier"] not in tasks:
-                continue
-            if tags is not None and not tags & set(run.get("tags", ())):
-                continue
-            if versions is not None and run.get("version") not in versions:
-                continue
-            if is_test is not None and bool(run.get("isTest")) != is_test:
-                continue
-            if (start is not None and created < start) or (end is not None and created > end):
-                continue
-            picked.append(((created, seq), shown))
-        picked.sort(key=lambda pair: pair[0], reverse=True)  # newest first
-        order = [sort_key for sort_key, _ in picked]
-
         after, before = one("page[after]"), one("page[before]")
         if after is not None and before is not None:
             raise _BadRequest("Use page[after] or page[before], not both")
-        if before is not None:
-            end_at = self._position(order, self._decode(before))
-            chosen = range(max(0, end_at - size), end_at)
-        else:
-            begin = 0 if after is None else self._position(order, self._decode(after), after=True)
-            chosen = range(begin, min(len(picked), begin + size))
+        keys, ids, where = self._index()
+        # ``keys`` is ascending (-createdAt µs, -seq), i.e. newest first: the window is a slice.
+        lo = 0 if end is None else bisect_left(keys, (-_micros(end),))
+        hi = len(keys) if start is None else bisect_left(keys, (-_micros(start) + 1,))
+        hi = max(lo, hi)
+        filtered = any(f is not None for f in (statuses, tasks, tags, versions, is_test))
+        with self._lock:
+            runs = self._runs
+            shown_runs: dict[int, dict[str, Any]] = {}
+            if not filtered:
+                # The common query (a createdAt window only): positions in the index, no scan.
+                picked: Sequence[int] = range(lo, hi)
+            else:
+                chosen_positions = []
+                for position in range(lo, hi):
+                    run = runs[ids[position]]
+                    shown = _versioned(run, current)
+                    if statuses is not None and shown["status"] not in statuses:
+                        continue
+                    if tasks is not None and run["taskIdentifier"] not in tasks:
+                        continue
+                    if tags is not None and not tags & set(run.get("tags", ())):
+                        continue
+                    if versions is not None and run.get("version") not in versions:
+                        continue
+                    if is_test is not None and bool(run.get("isTest")) != is_test:
+                        continue
+                    chosen_positions.append(position)
+                picked = chosen_positions
+
+            # ``picked`` holds index positions, ascending (newest first); a cursor's run
+            # has a position too, so where a page starts is one bisection.
+            if before is not None:
+                end_at = bisect_left(picked, self._position(where, self._decode(before)))
+                chosen = range(max(0, end_at - size), end_at)
+            else:
+                begin = (
+                    0
+                    if after is None
+                    else bisect_right(picked, self._position(where, self._decode(after)))
+                )
+                chosen = range(begin, min(len(picked), begin + size))
+            for index in chosen:
+                shown_runs[index] = _versioned(runs[ids[picked[index]]], current)
 
         # Cursors name positions in the newest-first order: ``next`` (pass as page[after])
         # continues past the page's oldest item, ``previous`` (pass as page[before]) comes
         # back towards the newest. Each is given only when something lies that way.
-        data = [_list_item(picked[index][1], self.env) for index in chosen]
+        data = [_list_item(shown_runs[index], self.env) for index in chosen]
         pagination: dict[str, str] = {}
         if chosen and chosen.stop < len(picked):
-            pagination["next"] = self._encode(order[chosen[-1]][1])
+            pagination["next"] = self._encode(-keys[picked[chosen[-1]]][1])
         if chosen and chosen.start > 0:
-            pagination["previous"] = self._encode(order[chosen[0]][1])
+            pagination["previous"] = self._encode(-keys[picked[chosen[0]]][1])
         if before is not None:
             data.reverse()  # §4: a page[before] page comes back oldest first
         return {"data": data, "pagination": pagination}
 
-    def _position(self, order: list[tuple[datetime, int]], seq: int, *, after: bool = False) -> int:
-        """Index in ``order`` (newest first) where a cursor's run is or would be.
+    def _index(self) -> tuple[list[tuple[int, int]], list[str], dict[int, int]]:
+        """The runs newest first: sort keys, run IDs, and sequence number → position.
 
-        For ``after`` the first index strictly past the cursor's run; otherwise
-        the first index at or past it (so ``range(..., index)`` is what lies before).
+        Rebuilt after ``add()`` (once, on the next list request), so a page of a
+        large stand-in costs a bisection and the page, not a sort of every run.
+        Keys are ``(-createdAt in µs, -seq)``: ascending is newest first, ties
+        broken by the later-added run first.
         """
         with self._lock:
-            run_id = next((rid for rid, s in self._order.items() if s == seq), None)
-            run = self._runs.get(run_id) if run_id is not None else None
-        if run is None:
+            if self._sorted is None:
+                entries = sorted(
+                    (-_micros(parse_iso(run["createdAt"])), -self._order[run_id], run_id)
+                    for run_id, run in self._runs.items()
+                )
+                keys = [(created, seq) for created, seq, _ in entries]
+                ids = [run_id for _, _, run_id in entries]
+                where = {-seq: position for position, (_, seq) in enumerate(keys)}
+                self._sorted = (keys, ids, where)
+            return self._sorted
+
+    @staticmethod
+    def _position(where: dict[int, int], seq: int) -> int:
+        """The index position of a cursor's run (``400 Invalid cursor`` for an unknown one)."""
+        position = where.get(seq)
+        if position is None:
             raise _BadRequest("Invalid cursor")
-        mark = (parse_iso(run["createdAt"]), seq)
-        if after:
-            return sum(1 for sort_key in order if sort_key >= mark)
-        return sum(1 for sort_key in order if sort_key > mark)
+        return position
 
     def _encode(self, seq: int) -> str:
         raw = json.dumps({"o": seq, "s": self._salt}, separators=(",", ":")).encode()
@@ -622,6 +660,14 @@ class TriggerStandIn:
         except (binascii.Error, ValueError, KeyError, TypeError):
             raise _BadRequest("Invalid cursor") from None
         return seq
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (a float timestamp would round)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _env(key: str) -> str:
