@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Sequence
 
 from .config import Settings
 from .errors import TelemetryError
-from .export import json_bytes, results_csv, results_json, results_table
+from .export import escape_controls, json_bytes, results_csv, results_json, results_table
 from .ids import parse_ids
 from .reader import TelemetryReader
 from .runs import TriggerClient, make_http_client
-from .runs.columns import RUN_COLUMNS, resolution_runs, runs_csv, runs_json
+from .runs.columns import RUN_COLUMNS, resolution_runs, run_cells, runs_csv, runs_json
+from .runs.outcomes import WindowRecords, run_outcomes
 from .store import connect, store_errors
 from .summary import parse_since, summarize
 from .writer import seed_records
 
 EXIT_USAGE = 2
+UNAVAILABLE_LINES = 3  # distinct reasons printed by `summary --runs`
+# The run columns of `resolve --runs --format table` (a terminal has room for three).
+TABLE_RUN_COLUMNS = ("run_status", "task_identifier", "run_error")
+_TABLE_RUN_INDEXES = tuple(RUN_COLUMNS.index(name) for name in TABLE_RUN_COLUMNS)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -46,8 +52,6 @@ def _runs_client(args: argparse.Namespace, settings: Settings) -> TriggerClient 
             "--runs needs TRIGGER_SECRET_KEY: set it to a secret key (tr_prod_…) of the "
             "environment the runs are in."
         )
-    if args.format == "table":
-        raise TelemetryError("--runs goes with --format csv or json.")
     return TriggerClient.from_settings(settings, make_http_client(settings))
 
 
@@ -75,6 +79,15 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
         outcomes = resolution_runs(runs_client, resolution)
         if args.format == "json":
             sys.stdout.buffer.write(runs_json(resolution, outcomes) + b"\n")
+        elif args.format == "table":
+            cells = [
+                tuple(run_cells(outcome)[i] for i in _TABLE_RUN_INDEXES) for outcome in outcomes
+            ]
+            sys.stdout.write(
+                results_table(
+                    resolution.results, extra_columns=TABLE_RUN_COLUMNS, extra_cells=cells
+                )
+            )
         else:
             sys.stdout.write(runs_csv(resolution, outcomes))
     elif args.format == "json":
@@ -102,15 +115,30 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     if args.max_keys is not None and args.max_keys < 1:
         # 0 would silently mean "no cap" and a negative cap would slice keys from the end.
         raise TelemetryError(f"--max-keys must be 1 or more (got {args.max_keys}).")
+    runs_client = _runs_client(args, settings)
     reader = _reader(args, settings)
+    window = WindowRecords() if runs_client is not None else None
     summary = summarize(
         reader,
         since=since,
         types=args.type or None,
         organizations=args.org or None,
         max_keys=args.max_keys,
+        on_window_record=None if window is None else window.add,
     )
-    if args.format == "json":
+    if runs_client is not None and window is not None:
+        # The scan is complete (or as far as Redis let it go) before the API is asked.
+        outcomes = run_outcomes(
+            runs_client, window.rows, run_url_template=settings.run_url_template
+        )
+        if args.format == "json":
+            body = {**summary.to_json(), "run_statuses": outcomes.run_statuses()}
+            sys.stdout.buffer.write(json_bytes(body) + b"\n")
+        else:
+            sys.stdout.write(outcomes.statuses_csv())
+        sys.stdout.flush()
+        _warn_unavailable(outcomes.unavailable)
+    elif args.format == "json":
         sys.stdout.buffer.write(json_bytes(summary.to_json()) + b"\n")
     else:
         sys.stdout.write(summary.groups_csv())
@@ -125,6 +153,24 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _warn_unavailable(reasons: Counter[str]) -> None:
+    """The commonest reasons run states are missing, one line each (a reason per run, e.g.
+    malformed answers naming the run, would otherwise flood the terminal)."""
+    common = reasons.most_common()
+    for reason, records in common[:UNAVAILABLE_LINES]:
+        print(
+            f"warning: run state unavailable for {records:,} records: {escape_controls(reason)}",
+            file=sys.stderr,
+        )
+    rest = common[UNAVAILABLE_LINES:]
+    if rest:
+        print(
+            f"warning: run state unavailable for {sum(n for _, n in rest):,} more records "
+            f"({len(rest):,} other reasons)",
+            file=sys.stderr,
+        )
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
@@ -197,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=("csv", "json"), default="csv")
     summary.add_argument("--max-keys", type=int, metavar="N", help="stop after N keys (a sample)")
     summary.add_argument("--demo", action="store_true", help="use generated demo data, not Redis")
+    summary.add_argument(
+        "--runs",
+        action="store_true",
+        help="also count the window's records by run status from trigger.dev (needs "
+        "TRIGGER_SECRET_KEY): json adds run_statuses; csv prints entity_type,run_status,records "
+        "instead of the groups",
+    )
     summary.set_defaults(handler=cmd_summary)
 
     seed = sub.add_parser(

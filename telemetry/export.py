@@ -220,9 +220,24 @@ def _short_time(result: Result) -> str:
     )
 
 
-def results_table(results: Sequence[Result]) -> str:
-    """A fixed-width text table for terminals: the columns that fit a screen."""
-    columns = ("query", "status", "entity_type", "run_id", "organization_id", "processed_at")
+def results_table(
+    results: Sequence[Result],
+    *,
+    extra_columns: Sequence[str] = (),
+    extra_cells: Sequence[Sequence[str]] | None = None,
+) -> str:
+    """A fixed-width text table for terminals: the columns that fit a screen, then
+    ``extra_columns`` (one tuple of ``extra_cells`` per result, e.g. ``resolve --runs``)."""
+    columns = (
+        "query",
+        "status",
+        "entity_type",
+        "run_id",
+        "organization_id",
+        "processed_at",
+        *extra_columns,
+    )
+    extras = extra_cells if extra_cells is not None else [()] * len(results)
     rows = [
         tuple(
             escape_controls(cell)
@@ -233,9 +248,10 @@ def results_table(results: Sequence[Result]) -> str:
                 r.run_id or "",
                 r.organization_id or "",
                 _short_time(r),
+                *extra,
             )
         )
-        for r in results
+        for r, extra in zip(results, extras, strict=True)
     ]
     widths = [
         min(60, max([len(col)] + [len(row[i]) for row in rows])) for i, col in enumerate(columns)

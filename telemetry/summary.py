@@ -41,6 +41,8 @@ _SINCE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 SummaryProgress = Callable[[int, int, int], None]
+# (entity_type, entity_id, run_id, organization_id, processed_at epoch s or None)
+WindowRecordHook = Callable[[str, str, str, str, float | None], None]
 
 
 def parse_since(text: str | None) -> timedelta | None:
@@ -148,12 +150,14 @@ class Summarizer:
         since: timedelta | None = None,
         organizations: Iterable[str] | None = None,
         keep_rows: int = 0,
+        on_window_record: WindowRecordHook | None = None,
     ) -> None:
         self.now = now
         self.ttl_seconds = ttl_seconds  # informational: the scan's facts already apply the TTL rule
         self.start = None if since is None else now - since.total_seconds()
         self.orgs = set(organizations) if organizations else None
         self.keep_rows = keep_rows
+        self.on_window_record = on_window_record
         self.summary = Summary(
             as_of=datetime.fromtimestamp(now, tz=UTC),
             window_start=None if self.start is None else datetime.fromtimestamp(self.start, tz=UTC),
@@ -203,6 +207,8 @@ class Summarizer:
             group[0] += 1
             if ts is not None and not ts <= group[1]:
                 group[1] = ts
+        if self.on_window_record is not None:
+            self.on_window_record(entity_type, entity_id, facts.run_id, org, ts)
         if ts is not None:
             s.hourly[(int(ts // 3600) * 3600, entity_type)] += 1
         meta = facts.data.get("metadata")
@@ -238,8 +244,12 @@ def summarize(
     max_keys: int | None = None,
     keep_rows: int = 0,
     progress: SummaryProgress | None = None,
+    on_window_record: WindowRecordHook | None = None,
 ) -> Summary:
     """Scan the namespace and aggregate it; partial (``complete=False``) when the scan was cut.
+
+    ``on_window_record`` sees every record the summary counts (in the window, after the
+    filters) as it is read, e.g. to collect run IDs without keeping whole rows.
 
     Raises ``StoreUnavailableError`` only when Redis fails before the first batch.
     """
@@ -249,6 +259,7 @@ def summarize(
         since=since,
         organizations=organizations,
         keep_rows=keep_rows,
+        on_window_record=on_window_record,
     )
     # Records are folded as the scan reads them rather than kept for the batch: a batch
     # of live records outlives young collections and gets promoted, and with the

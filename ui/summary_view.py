@@ -8,6 +8,12 @@ cache only renders. The cache is a ``ui.cache.ProcessCache`` rather than
 ``st.cache_data``: the scan reports progress to an element created outside it,
 which ``st.cache_data`` cannot replay, and a ``st.cache_data`` hit would
 unpickle up to ``ROWS_KEPT`` rows on every rerun.
+
+The Run outcomes tab (issue #14) asks trigger.dev about the kept rows only when
+its button is clicked (a long window costs many requests), through one
+``telemetry.runs.outcomes.run_outcomes`` call, and keeps the result in its own
+``ProcessCache`` keyed by the view's key and scan time: the outcomes of exactly
+the records shown, shared by every session.
 """
 
 from __future__ import annotations
@@ -16,13 +22,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from telemetry import WINDOWS, Summary, summarize
+from telemetry.runs import FAILED_STATUSES, SUCCESS
+from telemetry.runs.outcomes import RunOutcomes, from_summary_rows, run_outcomes
 
-from . import context, shell
+from . import context, runs, shell
 from .cache import ProcessCache
-from .charts import TOP_ORGS, SummaryCharts, summary_charts
+from .charts import TOP_ORGS, Compiled, SummaryCharts, summary_charts
 from .context import AppContext
 from .format import ago, record_text, utc_text
 from .render import Memo, download
@@ -88,7 +98,7 @@ def page() -> None:
         render_notes(view, ctx, window)
         render_metrics(view)
         render_downloads(view, window)
-        render_sections(view)
+        render_sections(view, ctx, cache_key(ctx, window, types, orgs))
 
 
 def _request_refresh() -> None:
@@ -254,10 +264,16 @@ TAB_TIME = "Over time"
 TAB_PIVOT = "Type × organization"
 TAB_STATUS = "Statuses"
 TAB_INVALID = "Invalid records"
+TAB_RUNS = "Run outcomes"
 
 
-def render_sections(view: SummaryView) -> None:
-    """The charts and tables, one tab each; only the open tab is built on a rerun."""
+def render_sections(
+    view: SummaryView, ctx: AppContext | None = None, key: tuple[Any, ...] | None = None
+) -> None:
+    """The charts and tables, one tab each; only the open tab is built on a rerun.
+
+    ``ctx`` and ``key`` (the view's cache key) add the Run outcomes tab.
+    """
     summary = view.summary
     if not summary.records and not summary.invalid_records:
         st.info("No records in this window and filters.", icon=":material/inbox:")
@@ -267,6 +283,8 @@ def render_sections(view: SummaryView) -> None:
         labels.append(TAB_STATUS)
     if summary.invalid_records:
         labels.append(TAB_INVALID)
+    if ctx is not None and key is not None and summary.records:
+        labels.append(TAB_RUNS)
     if st.session_state.get(TAB_KEY) not in (None, *labels):
         st.session_state[TAB_KEY] = TAB_OVERVIEW
     tabs = dict(zip(labels, st.tabs(labels, key=TAB_KEY, on_change="rerun"), strict=True))
@@ -306,6 +324,9 @@ def render_sections(view: SummaryView) -> None:
     if TAB_INVALID in tabs and tabs[TAB_INVALID].open:
         with tabs[TAB_INVALID]:
             _invalid(view)
+    if TAB_RUNS in tabs and tabs[TAB_RUNS].open and ctx is not None and key is not None:
+        with tabs[TAB_RUNS]:
+            render_run_outcomes(view, ctx, key)
 
 
 def _overview(view: SummaryView) -> None:
@@ -358,3 +379,277 @@ def render_downloads(view: SummaryView, window: str) -> None:
         )
     if summary.rows_truncated:
         st.caption(f"The rows CSV holds the first {ROWS_KEPT:,} records of the window.")
+
+
+# -- run outcomes (issue #14) ----------------------------------------------------------
+
+RUNS_LOAD_KEY = "summary_runs_load"
+RUNS_RELOAD_KEY = "summary_runs_reload"
+RUNS_CACHE_SECONDS = 600.0
+ERROR_DETAILS = 100  # failed runs whose error message is retrieved (one request each)
+REASONS_SHOWN = 5
+RUN_LINK_TEXT = r".*(run_[A-Za-z0-9]+)"
+
+
+@dataclass(slots=True)
+class OutcomesView:
+    outcomes: RunOutcomes
+    by_type: pd.DataFrame  # type × status counts with the failure share
+    chart: Compiled | None
+    failed: pd.DataFrame
+    failed_csv: Memo
+    statuses_csv: Memo
+
+
+# Keyed by the Summary view's key and its scan time: the outcomes of exactly the records
+# shown. Process-wide like the views (ui/cache.py), so asking the API is shared too.
+_OUTCOMES: ProcessCache[tuple[Any, ...], OutcomesView] = ProcessCache(
+    "summary run outcomes", max_entries=CACHE_ENTRIES, ttl=RUNS_CACHE_SECONDS
+)
+
+
+def _status_order(status: str) -> tuple[int, str]:
+    if status == SUCCESS:
+        return (0, status)
+    if status in FAILED_STATUSES:
+        return (1, status)
+    if status in ("not_in_environment", "unavailable"):
+        return (3, status)
+    return (2, status)
+
+
+def _colour(status: str) -> str:
+    """Green for success, reds for failures, blue while running, grey when not learned."""
+    if status == SUCCESS:
+        return "#2e9e5b"
+    if status in FAILED_STATUSES:
+        return "#d64545" if status == "FAILED" else "#f08a4b"
+    if status in ("not_in_environment", "unavailable"):
+        return "#a0a4ab"
+    return "#4a7fd6"
+
+
+def build_outcomes_view(outcomes: RunOutcomes) -> OutcomesView:
+    """The tables, chart and CSVs of one set of outcomes, built once and cached with it."""
+    statuses = sorted({status for _, status in outcomes.counts}, key=_status_order)
+    by_type = pd.DataFrame(
+        {
+            "entity_type": [row.entity_type for row in outcomes.by_type],
+            "records": [row.records for row in outcomes.by_type],
+            "failed": [row.failed for row in outcomes.by_type],
+            "failure_share": [row.failure_share for row in outcomes.by_type],
+            **{
+                status: [
+                    outcomes.counts.get((row.entity_type, status), 0) for row in outcomes.by_type
+                ]
+                for status in statuses
+            },
+        }
+    )
+    chart = None
+    if outcomes.counts:
+        rows = pd.DataFrame(
+            outcomes.status_rows(), columns=["entity_type", "run_status", "records"]
+        )
+        chart = Compiled.of(
+            alt.Chart(rows)
+            .mark_bar()
+            .encode(
+                y=alt.Y("entity_type:N", title=None, sort="-x"),
+                x=alt.X("sum(records):Q", title="Records"),
+                color=alt.Color(
+                    "run_status:N",
+                    title="Run status",
+                    sort=statuses,
+                    scale=alt.Scale(domain=statuses, range=[_colour(s) for s in statuses]),
+                ),
+                tooltip=["entity_type:N", "run_status:N", "records:Q"],
+            )
+            .properties(height=alt.Step(28))
+        )
+    failed = pd.DataFrame(
+        {
+            "entity_type": [f.entity_type for f in outcomes.failed],
+            "entity_id": [f.entity_id for f in outcomes.failed],
+            "run": [f.run_url for f in outcomes.failed],
+            "run_id": [f.run_id for f in outcomes.failed],
+            "run_status": [f.run_status for f in outcomes.failed],
+            "error": [f.error_message for f in outcomes.failed],
+            "task_identifier": [f.task_identifier for f in outcomes.failed],
+            "finished_at": pd.to_datetime([f.finished_at for f in outcomes.failed], utc=True),
+            "organization_id": [f.organization_id for f in outcomes.failed],
+        }
+    )
+    if failed["run"].notna().all():
+        failed = failed.drop(columns="run_id")  # the link shows it; kept for unlinkable IDs
+    return OutcomesView(
+        outcomes=outcomes,
+        by_type=by_type,
+        chart=chart,
+        failed=failed,
+        failed_csv=Memo(lambda: outcomes.failed_csv().encode("utf-8")),
+        statuses_csv=Memo(lambda: outcomes.statuses_csv().encode("utf-8")),
+    )
+
+
+def render_run_outcomes(view: SummaryView, ctx: AppContext, key: tuple[Any, ...]) -> None:
+    """The Run outcomes tab: a load button (asking the API costs requests), then the result."""
+    if not runs.enabled(ctx):
+        st.caption("Run state is off: `TRIGGER_SECRET_KEY` is not set (see the README).")
+        return
+    summary = view.summary
+    outcomes_key = (*key, summary.as_of)
+    records = len(summary.rows)
+    reload = st.session_state.get(RUNS_RELOAD_KEY, False)
+    loaded = None if reload else _OUTCOMES.get(outcomes_key)
+    if loaded is None:
+        intro = st.empty()  # cleared once clicked: the result takes its place
+        with intro.container():
+            source = "the demo runs" if runs.is_demo_api(ctx) else "trigger.dev"
+            st.caption(
+                f"Each record's run state from {source}: one request per 100 runs created in "
+                f"the window, one per run the listing misses, and one per failed run's error "
+                f"message (the newest {ERROR_DETAILS})."
+            )
+            if summary.rows_truncated:
+                st.caption(f"Only the first {records:,} records of the window are kept: a sample.")
+            if not reload and not st.button(
+                f"Load run outcomes for {records:,} records",
+                key=RUNS_LOAD_KEY,
+                icon=":material/cloud_download:",
+            ):
+                return
+        intro.empty()
+        if reload:
+            _OUTCOMES.pop(outcomes_key)
+        with context.edge(key="summary_runs_retry"):
+            loaded = _OUTCOMES.get_or_build(outcomes_key, lambda: _load(ctx, summary))
+        if loaded is None:
+            return
+    _render_outcomes(loaded, summary)
+
+
+def _load(ctx: AppContext, summary: Summary) -> OutcomesView:
+    client = runs.client(ctx)
+    assert client is not None  # noqa: S101 - runs.enabled(ctx) was checked
+    records = from_summary_rows(summary.rows)
+    bar = st.progress(0.0, text=f"Asking for the runs of {len(records):,} records …")
+
+    def progress(phase: str, done: int, total: int) -> None:
+        what = "run states" if phase == "states" else "error messages of failed runs"
+        bar.progress(
+            min(done / total, 1.0) if total else 1.0, text=f"{what}: {done:,} of {total:,}"
+        )
+
+    try:
+        outcomes = run_outcomes(
+            client,
+            records,
+            run_url_template=ctx.settings.run_url_template,
+            error_details=ERROR_DETAILS,
+            progress=progress,
+        )
+    finally:
+        bar.empty()
+    return build_outcomes_view(outcomes)
+
+
+def _render_outcomes(loaded: OutcomesView, summary: Summary) -> None:
+    outcomes = loaded.outcomes
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.caption(
+            f"As of {utc_text(outcomes.as_of)} ({ago(outcomes.as_of, time.time())}) · "
+            f"{outcomes.records:,} records, {outcomes.runs:,} runs · "
+            f"{outcomes.requests:,} requests"
+        )
+        st.button("Ask again", key=RUNS_RELOAD_KEY, icon=":material/refresh:")
+    if summary.rows_truncated:
+        st.caption(f"A sample: the first {outcomes.records:,} records of the window.")
+    reasons = outcomes.unavailable.most_common()
+    for reason, count in reasons[:REASONS_SHOWN]:
+        st.warning(
+            f"Run state unavailable for {count:,} records: {record_text(reason)}",
+            icon=":material/cloud_off:",
+        )
+    if len(reasons) > REASONS_SHOWN:
+        rest = sum(n for _, n in reasons[REASONS_SHOWN:])
+        st.caption(f"… and {rest:,} more records unavailable for other reasons.")
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.markdown("**Records by run status and entity type**")
+        st.dataframe(
+            loaded.by_type,
+            hide_index=True,
+            column_config={
+                "entity_type": st.column_config.TextColumn("Entity type", pinned=True),
+                "records": st.column_config.NumberColumn("Records"),
+                "failed": st.column_config.NumberColumn("Failed"),
+                "failure_share": st.column_config.ProgressColumn(
+                    "Failure share",
+                    format="percent",
+                    min_value=0.0,
+                    max_value=1.0,
+                    help="Failed runs ÷ records whose run trigger.dev answered for",
+                ),
+            },
+        )
+    with right:
+        if loaded.chart is not None:
+            loaded.chart.render()
+    st.markdown(f"**Failed entities ({len(outcomes.failed):,})**, newest first")
+    if outcomes.failed:
+        st.dataframe(
+            loaded.failed,
+            hide_index=True,
+            column_config=FAILED_COLUMNS,
+            height=420 if len(outcomes.failed) > 12 else "auto",
+        )
+    else:
+        st.caption("No failed runs among these records.")
+    if outcomes.errors_skipped:
+        st.caption(
+            f"Error messages of the newest {outcomes.errors_fetched:,} failed runs; "
+            f"{outcomes.errors_skipped:,} older ones were not asked for (one request each)."
+        )
+    if outcomes.error_problem:
+        st.warning(
+            f"Some error messages could not be retrieved: {record_text(outcomes.error_problem)}",
+            icon=":material/cloud_off:",
+        )
+    with st.container(horizontal=True, gap="small"):
+        download(
+            "Failed entities CSV",
+            loaded.failed_csv,
+            file_name="run-lookup-failed-runs.csv",
+            mime="text/csv",
+            key="summary_download_failed_runs",
+            help="entity_type, entity_id, organization_id, run_id, run_url, run_status, "
+            "task_identifier, run_finished_at, run_error, processed_at",
+        )
+        download(
+            "Run statuses CSV",
+            loaded.statuses_csv,
+            file_name="run-lookup-run-statuses.csv",
+            mime="text/csv",
+            key="summary_download_run_statuses",
+            help="entity_type, run_status, records (as summary --runs)",
+        )
+
+
+FAILED_COLUMNS = {
+    "entity_type": st.column_config.TextColumn("Entity type"),
+    "entity_id": st.column_config.TextColumn("Entity ID"),
+    "run": st.column_config.LinkColumn(
+        "Run", display_text=RUN_LINK_TEXT, help="Opens the run in the Trigger.dev dashboard"
+    ),
+    "run_id": st.column_config.TextColumn(
+        "Run ID (no link)", help="Run IDs not of the form run_<letters/digits> get no link"
+    ),
+    "run_status": st.column_config.TextColumn("Status"),
+    "task_identifier": st.column_config.TextColumn("Task"),
+    "finished_at": st.column_config.DatetimeColumn(
+        "Finished (UTC)", format="YYYY-MM-DD HH:mm:ss", timezone="UTC"
+    ),
+    "error": st.column_config.TextColumn("Error", width="large"),
+    "organization_id": st.column_config.TextColumn("Organization"),
+}
