@@ -13,6 +13,7 @@ ignored).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -100,6 +101,12 @@ class TriggerClient:
         self.backoff_seconds = backoff_seconds
         self.max_wait_seconds = max_wait_seconds
         self._not_before = 0.0
+        # Pacing is shared by the threads of one bulk (``run_states(concurrency=…)``):
+        # the budget left by the last answer, less the requests still in flight.
+        self._lock = threading.Lock()
+        self._remaining: int | None = None
+        self._reset_at: float | None = None
+        self._in_flight = 0
         self.requests_made = 0
         self.rate_limited = 0  # 429 answers seen
         self.slept_seconds = 0.0
@@ -198,18 +205,62 @@ class TriggerClient:
     def _wait_until(self, moment: float) -> None:
         delay = moment - self._clock()
         if delay > 0:
-            self.slept_seconds += delay
+            with self._lock:
+                self.slept_seconds += delay
             self._sleep(delay)
 
-    def _pace(self, response: httpx.Response) -> None:
-        remaining = response.headers.get("x-ratelimit-remaining")
-        reset = _reset_seconds(response.headers.get("x-ratelimit-reset"))
-        try:
-            exhausted = remaining is not None and int(float(remaining)) <= 0
-        except ValueError:
-            exhausted = False
-        if exhausted and reset is not None:
-            self._not_before = max(self._not_before, reset)
+    def _reserve(self, what: str) -> None:
+        """Wait until a request may go out within the budget, then count it as in flight.
+
+        A request goes when the last answer's ``x-ratelimit-remaining`` exceeds
+        the requests already in flight (or that answer's reset has passed), and
+        not before a 429's reset: concurrent retrieves never overrun the budget
+        the API announced.
+        """
+        while True:
+            with self._lock:
+                now = self._clock()
+                moment = self._not_before
+                if (
+                    self._remaining is not None
+                    and self._reset_at is not None
+                    and self._remaining - self._in_flight <= 0
+                    and self._reset_at > now
+                ):
+                    moment = max(moment, self._reset_at)
+                ahead = moment - now
+                if ahead <= 0:
+                    self._in_flight += 1
+                    self.requests_made += 1
+                    return
+            # A budget used up until a far reset is no shorter a wait than a 429's.
+            if ahead > self.max_wait_seconds:
+                raise RunsUnavailableError(
+                    f"trigger.dev at {self._shown} has no rate-limit budget left for {what} "
+                    f"until its reset in {ahead:.0f} s — try again later"
+                )
+            self._wait_until(moment)
+
+    def _pace(self, response: httpx.Response | None) -> None:
+        """Take the answer's budget (None: the request failed in transport) and end its flight."""
+        remaining = reset = None
+        if response is not None:
+            reset = _reset_seconds(response.headers.get("x-ratelimit-reset"))
+            try:
+                remaining = int(float(response.headers.get("x-ratelimit-remaining", "")))
+            except ValueError:
+                remaining = None
+        with self._lock:
+            self._in_flight -= 1
+            if remaining is None or reset is None:
+                return
+            if reset == self._reset_at and self._remaining is not None:
+                # Answers of one refill window can arrive out of order: the lowest is
+                # the latest count.
+                remaining = min(remaining, self._remaining)
+            self._remaining, self._reset_at = remaining, reset
+            if remaining <= 0:
+                self._not_before = max(self._not_before, reset)
 
     def _rate_reset(self, response: httpx.Response) -> float | None:
         reset = _reset_seconds(response.headers.get("x-ratelimit-reset"))
@@ -234,23 +285,21 @@ class TriggerClient:
         failures = 0
         rate_waits = 0
         while True:
-            # A budget used up (remaining 0) until a far reset is no shorter a wait than a 429's.
-            ahead = self._not_before - self._clock()
-            if ahead > self.max_wait_seconds:
-                raise RunsUnavailableError(
-                    f"trigger.dev at {self._shown} has no rate-limit budget left for {what} "
-                    f"until its reset in {ahead:.0f} s — try again later"
-                )
-            self._wait_until(self._not_before)
-            self.requests_made += 1
+            self._reserve(what)
             try:
                 response = self._http.get(url, params=params, headers=self._headers())
             except httpx.TimeoutException as exc:
+                self._pace(None)
                 problem = f"did not answer in time ({type(exc).__name__})"
             except httpx.TransportError as exc:
+                self._pace(None)
                 problem = f"cannot be reached ({type(exc).__name__})"
             except httpx.RequestError as exc:  # e.g. a body that cannot be decoded
+                self._pace(None)
                 problem = f"answered unreadably ({type(exc).__name__})"
+            except BaseException:
+                self._pace(None)
+                raise
             else:
                 self._pace(response)
                 status = response.status_code
@@ -259,7 +308,8 @@ class TriggerClient:
                 if status == 404 and not_found_ok:
                     return None  # final: the SDK's x-should-retry does not apply to us
                 if status == 429:
-                    self.rate_limited += 1
+                    with self._lock:
+                        self.rate_limited += 1
                     rate_waits += 1
                     if rate_waits > self.max_rate_waits:
                         raise RunsUnavailableError(
@@ -279,7 +329,8 @@ class TriggerClient:
                             f"trigger.dev at {self._shown} answered 429 (rate limit) for {what} "
                             f"and resets only in {moment - now:.0f} s — try again later"
                         )
-                    self._not_before = max(self._not_before, moment)
+                    with self._lock:
+                        self._not_before = max(self._not_before, moment)
                     continue
                 self._raise_for_status(response, what)
                 problem = f"answered {status} {response.reason_phrase}".rstrip()

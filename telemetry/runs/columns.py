@@ -16,7 +16,14 @@ from typing import Any
 from ..export import CSV_HEADER, json_bytes, write_csv
 from ..models import Status, format_time
 from ..reader import Resolution, row_time
-from .bulk import NotInEnvironment, Progress, RunOutcome, Unavailable, run_states
+from .bulk import (
+    RETRIEVE_CONCURRENCY,
+    NotInEnvironment,
+    Progress,
+    RunOutcome,
+    Unavailable,
+    run_states,
+)
 from .client import TriggerClient
 
 RUN_COLUMNS = (
@@ -45,7 +52,11 @@ def resolution_runs(
             earlier = wanted.get(run_id)
             # One run can stand behind several records: its earliest time bounds the span.
             wanted[run_id] = moment if earlier is None or (moment and moment < earlier) else earlier
-    outcomes = run_states(client, wanted, on_progress=on_progress) if wanted else {}
+    outcomes = (
+        run_states(client, wanted, on_progress=on_progress, concurrency=RETRIEVE_CONCURRENCY)
+        if wanted
+        else {}
+    )
     return [
         outcomes.get(run_id) if status is Status.FOUND and run_id else None
         for status, run_id in zip(statuses, run_ids, strict=True)

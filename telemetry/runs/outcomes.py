@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from ..export import write_csv
 from ..links import run_url_builder
 from ..models import format_time
-from .bulk import NotInEnvironment, RunOutcome, Unavailable, run_states
+from .bulk import RETRIEVE_CONCURRENCY, NotInEnvironment, RunOutcome, Unavailable, run_states
 from .client import TriggerClient
 from .model import FAILED_STATUSES, RunState
 
@@ -278,6 +278,7 @@ def run_outcomes(
             wanted,
             error_details=False,
             on_progress=None if progress is None else lambda done, n: progress("states", done, n),
+            concurrency=RETRIEVE_CONCURRENCY,
         )
         if wanted
         else {}
@@ -293,6 +294,7 @@ def run_outcomes(
             client,
             dict.fromkeys(asked),  # untimed: one retrieve each, no listing
             on_progress=None if progress is None else lambda done, n: progress("errors", done, n),
+            concurrency=RETRIEVE_CONCURRENCY,
         )
         learned = {}
         for run_id, detail in details.items():

@@ -292,6 +292,8 @@ class TriggerStandIn:
         self.fail_5xx = 0
         self.malformed = 0
         self.requests: list[Request] = []
+        self.most_at_once = 0  # the most requests it was answering at the same time
+        self._active = 0
         self.url = ""
         self.env = {"id": "env_" + hashlib.sha256(key.encode()).hexdigest()[:20], "name": _env(key)}
         self._runs: dict[str, dict[str, Any]] = {}
@@ -395,9 +397,15 @@ class TriggerStandIn:
         with self._lock:
             self.requests.append(seen)
             slow = self.slow
-        if slow > 0:
-            time.sleep(slow)
-        answer = self._answer(seen)
+            self._active += 1
+            self.most_at_once = max(self.most_at_once, self._active)
+        try:
+            if slow > 0:
+                time.sleep(slow)
+            answer = self._answer(seen)
+        finally:
+            with self._lock:
+                self._active -= 1
         with self._lock:
             seen.status = answer.status
         return answer
