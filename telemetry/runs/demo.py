@@ -23,6 +23,7 @@ from .standin import TriggerStandIn, make_run
 
 DEMO_KEY = "tr_dev_run_lookup_demo"
 DEMO_API_URL = "https://api.trigger.demo.invalid"
+DEMO_BURST = 20_000
 
 TASKS: dict[str, tuple[str, ...]] = {
     "payment": ("attempt-billing-run", "stripe-payment-intent-succeeded"),
@@ -146,4 +147,8 @@ def demo_runs(
 
 def demo_standin(records: Iterable[tuple[str, str, str, datetime]]) -> TriggerStandIn:
     """The in-process API a demo app reads runs from (use ``.transport()``, ``DEMO_KEY``)."""
-    return TriggerStandIn(demo_runs(records), key=DEMO_KEY)
+    # A budget well above the real one: one process serves every demo session, and a
+    # newcomer clicking Resolve a few times should not wait out the real limit.
+    return TriggerStandIn(
+        demo_runs(records), key=DEMO_KEY, burst=DEMO_BURST, refill=DEMO_BURST, refill_seconds=10.0
+    )
