@@ -26,9 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
-import yaml
-
 from .errors import ConfigError, TelemetryError
 
 MIN_PASSWORD_LENGTH = 12
@@ -110,11 +107,15 @@ def check_password(password: str, *, username: str = "") -> None:
 
 
 def hash_password(password: str, *, rounds: int = BCRYPT_ROUNDS) -> str:
+    import bcrypt  # here, not at the top: every CLI command imports this module
+
     return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=rounds)).decode("ascii")
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     """True when ``password`` matches; False for a wrong, over-long or malformed input."""
+    import bcrypt
+
     try:
         return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
     except (ValueError, TypeError, UnicodeError):
@@ -126,6 +127,8 @@ def verify_password(password: str, password_hash: str) -> bool:
 
 def _read_document(path: Path) -> dict[str, Any]:
     """The parsed YAML document ({} for an empty file); ``FileNotFoundError`` if absent."""
+    import yaml  # here, not at the top: every CLI command imports this module
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -225,6 +228,8 @@ def save_users(path: Path | str, users: dict[str, User]) -> None:
         name: users[name].to_credentials() for name in sorted(users, key=str.lower)
     }
     document["credentials"] = credentials
+    import yaml
+
     body = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 from pydantic import SecretStr
 
@@ -29,6 +28,8 @@ from ..errors import ConfigError, RunsAuthError, RunsDataError, RunsUnavailableE
 from .model import KNOWN_STATUSES, RunState, parse_run
 
 if TYPE_CHECKING:
+    import httpx  # imported where used: a resolve without --runs never loads it
+
     from ..config import Settings
 
 API_VERSION = "2025-07-16"
@@ -46,6 +47,8 @@ def make_http_client(
     URL and key go to ``TriggerClient``, not into the pool).
     """
     del settings
+    import httpx
+
     return httpx.Client(
         timeout=httpx.Timeout(read_timeout, connect=CONNECT_TIMEOUT),
         limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
@@ -281,6 +284,8 @@ class TriggerClient:
     def _request(
         self, path: str, params: dict[str, str], *, what: str, not_found_ok: bool = False
     ) -> httpx.Response | None:
+        import httpx  # loaded already: make_http_client built self._http
+
         url = self._base + path
         failures = 0
         rate_waits = 0

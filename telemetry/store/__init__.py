@@ -1,7 +1,9 @@
 """The Redis side: connecting, and the few read primitives the reader needs.
 
-- ``base``: what every store is (``Store``, ``ScanStep``, ``WrongType``) and the
-  errors users see (``store_errors``, ``describe_failure``, ``url_errors``);
+- ``base``: what every store is (``Store``, ``ScanStep``, ``WrongType``), the
+  errors users see (``store_errors``, ``describe_failure``, ``url_errors``), and
+  the one batch-read primitive both stores send through (``Wire``: pre-packed
+  commands on a pooled redis-py connection, replies read later);
 - ``single``: one Redis node (``SingleStore``);
 - ``cluster``: a Redis Cluster (``ClusterStore``); depends on ``base`` only;
 - ``connecting``: ``Settings`` to a client (single, cluster or the demo's fakeredis).

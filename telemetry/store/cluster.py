@@ -58,19 +58,21 @@ from redis.exceptions import (
     MovedError,
     NoPermissionError,
     RedisClusterException,
-    ResponseError,
     SlotNotCoveredError,
     TryAgainError,
 )
 
 from ..errors import PartialFetchError, StoreUnavailableError
 from ._redis_internals import refresh_slot_map
-from .base import LEAST_PRIVILEGE_RULES, ScanStep, Store, describe_failure, url_errors
-
-try:  # redis-py's own packing adds ~5 µs of Python per command; hiredis alone does not
-    from hiredis import pack_command as _hiredis_pack
-except ImportError:  # pragma: no cover - hiredis is a pinned dependency
-    _hiredis_pack = None
+from .base import (
+    LEAST_PRIVILEGE_RULES,
+    ScanStep,
+    Store,
+    Wire,
+    describe_failure,
+    pack_commands,
+    url_errors,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -156,28 +158,22 @@ def _text(value: Any) -> str:
 
 
 class _Request:
-    """Commands pipelined to one node on one pooled connection: sent now, read later."""
+    """Commands to one node, pipelined on one ``Wire`` (a pooled connection): sent now,
+    read later."""
 
-    __slots__ = ("commands", "conn", "error", "node", "pool")
+    __slots__ = ("commands", "error", "link", "node")
 
     def __init__(self, store: ClusterStore, node: ClusterNode, commands: list[Command]) -> None:
         self.node = node
         self.commands = commands
-        self.pool = store.client.get_redis_connection(node).connection_pool
-        self.conn: Any = None
+        self.link = Wire(store.client.get_redis_connection(node).connection_pool)
         self.error: BaseException | None = None
 
     def send(self) -> None:
         try:
-            self.conn = self.pool.get_connection()
-            if _hiredis_pack is not None:
-                packed: Any = [b"".join(map(_hiredis_pack, self.commands))]
-            else:
-                packed = self.conn.pack_commands(self.commands)
-            self.conn.send_packed_command(packed)
+            self.link.send(pack_commands(self.commands), len(self.commands))
         except Exception as exc:
-            self.error = exc
-            self.close(dirty=True)
+            self.error = exc  # the link dropped its connection
 
     def read(self) -> list[Any]:
         """Every reply in order (an error reply is its ``ResponseError``); raises when the
@@ -186,34 +182,22 @@ class _Request:
         for attempt in (1, 2):
             if self.error is None:
                 try:
-                    replies = self._read()
-                    self.close(dirty=False)
+                    replies = self.link.read(len(self.commands), raise_on_error=False)
+                    self.link.close()
                     return replies
                 except Exception as exc:
-                    self.error = exc
-                    self.close(dirty=True)
+                    self.error = exc  # the link dropped its connection
             if attempt == 2 or not isinstance(self.error, redis.ConnectionError):
                 break
             self.error = None
             self.send()
         raise self.error or redis.ConnectionError("no reply")
 
-    def _read(self) -> list[Any]:
-        replies: list[Any] = []
-        for _ in self.commands:
-            try:
-                replies.append(self.conn.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
-        return replies
-
     def close(self, *, dirty: bool) -> None:
-        if self.conn is not None:
-            if dirty:
-                with contextlib.suppress(Exception):
-                    self.conn.disconnect()
-            self.pool.release(self.conn)
-            self.conn = None
+        if dirty:
+            self.link.drop()
+        else:
+            self.link.close()
 
 
 class _Outcome:

@@ -15,7 +15,18 @@ from urllib.parse import unquote, urlsplit
 import redis
 
 from ..errors import StoreUnavailableError
-from .base import ChunkReader, ScanStep, Store, WrongType, store_errors
+from .base import (
+    ChunkReader,
+    ScanStep,
+    Store,
+    Wire,
+    WrongType,
+    describe_failure,
+    pack_commands,
+    pack_reads,
+    store_errors,
+    wire_serves,
+)
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -128,18 +139,14 @@ class SingleStore(Store, serves=object):
     def chunk_reader(self) -> ChunkReader:
         """What ``TelemetryReader.resolve`` reads its chunks through (``fetch`` each).
 
-        With the script, ``read_ahead`` and a plain redis-py client, the next
-        chunk's request is sent before the current chunk is handed over: the
-        server reads chunk n + 1 while the caller decodes chunk n. Otherwise
-        (scripting refused, read ahead off), chunk after chunk through ``fetch``.
+        With ``read_ahead`` and a plain redis-py client, the next chunk's
+        request is sent before the current chunk is handed over: the server
+        reads chunk n + 1 while the caller decodes chunk n (FETCH_SCRIPT where
+        the user may script, else MGET + PTTLs through ``Wire``). Otherwise
+        (read ahead off, fakeredis), chunk after chunk through ``fetch``.
         """
-        if (
-            self.scripting
-            and self.read_ahead
-            and isinstance(self.client, redis.Redis)
-            and getattr(self.client, "connection", None) is None  # not single-connection
-        ):
-            return _ScriptAhead(self)
+        if self.read_ahead and wire_serves(self.client):
+            return _ScriptAhead(self) if self.scripting else _WireAhead(self)
         return ChunkReader(self)
 
     def inspect(self, keys: list[str]) -> list[tuple[str, Any, int]]:
@@ -162,13 +169,133 @@ class SingleStore(Store, serves=object):
     def scan_fetch(self, pattern: str, count: int, max_keys: int) -> Iterator[ScanStep]:
         """SCAN the pattern, each reply's keys read with MGET + PTTL.
 
-        The MGET of one reply's keys travels in the same pipeline as the next
-        SCAN, so a batch costs one round trip. Yields
+        The MGET of one reply's keys travels in the same request as the next
+        SCAN, so a batch costs one round trip; on a redis-py client (``Wire``)
+        that request is sent before the previous batch is handed over, so the
+        server reads while the caller decodes. Yields
         ``(keys, values, pttls, last, complete, error)``; ``complete`` (on the
         last step) means the cursor came back to 0 before ``max_keys``. Raises
         ``StoreUnavailableError`` when the first round trip fails; a later
         failure is the last step's ``error``.
         """
+        if wire_serves(self.client):
+            return self._scan_wire(pattern, count, max_keys)
+        return self._scan_pipelined(pattern, count, max_keys)
+
+    def _scan_wire(self, pattern: str, count: int, max_keys: int) -> Iterator[ScanStep]:
+        """``scan_fetch`` through ``Wire``: each request is the next SCAN plus the reads of
+        the last reply's keys (FETCH_SCRIPT where allowed, else MGET + PTTLs), sent before
+        the previous batch is handed over."""
+        link = Wire(self.client.connection_pool)
+        reconnects: Reconnects | None = getattr(self.client, RECONNECTS_ATTR, None)
+        cursor = 0
+        scanning = True
+        complete = False
+        queued = 0
+        scripted = False  # how the keys of the request in flight are read
+
+        def send(keys: list[Any]) -> None:
+            nonlocal scripted
+            commands: list[tuple[Any, ...]] = []
+            if scanning:
+                commands.append(("SCAN", cursor, "MATCH", pattern, "COUNT", count))
+            scripted = bool(keys) and self.scripting
+            if scripted:
+                commands.append(("EVAL_RO", FETCH_SCRIPT, len(keys), *keys))
+            packed = pack_commands(commands)
+            if keys and not scripted:
+                packed += pack_reads(keys)
+            link.send(packed, len(commands) + (1 + len(keys) if keys and not scripted else 0))
+
+        def batch(keys: list[Any], replies: list[Any]) -> tuple[list[Any], list[int]]:
+            if scripted:
+                reply = replies[0]
+                if isinstance(reply, redis.ResponseError):
+                    self.scripting = False  # refused: this batch and the rest without
+                    return self.fetch(keys)  # one extra round trip, once
+                return _script_reply(reply)
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+            return replies[0], replies[1:]
+
+        try:
+            for attempt in (1, 2):  # a connection that died in the pool: one fresh try
+                try:
+                    send([])
+                    replies = link.read(1)
+                    break
+                except (redis.RedisError, OSError) as exc:
+                    if attempt == 2 or not isinstance(exc, redis.ConnectionError):
+                        raise describe_failure(exc, self.url) from None
+            # This thread's reconnects once connected: one more later means the server
+            # restarted under the scan (the connection held here never reconnects itself).
+            reconnected = reconnects.count() if reconnects is not None else 0
+            keys: list[Any] = []
+            while True:
+                failure: BaseException | None = None
+                new_keys: list[Any] = []
+                try:
+                    if reconnects is not None and reconnects.count() != reconnected:
+                        yield [], [], [], True, False, self._scan_lost(None)
+                        return
+                    if scanning:
+                        reply, replies = replies[0], replies[1:]
+                        if isinstance(reply, Exception):
+                            raise reply
+                        cursor, new_keys, scanning, complete = _scan_step(reply, max_keys, queued)
+                        queued += len(new_keys)
+                    values, pttls = batch(keys, replies) if keys else ([], [])
+                except (redis.RedisError, OSError, StoreUnavailableError) as exc:
+                    failure = exc
+                    keys = []  # not read: the error says the scan stopped before them
+                if failure is None and (scanning or new_keys):
+                    try:
+                        send(new_keys)  # ahead: the server reads while the caller decodes
+                    except (redis.RedisError, OSError) as exc:
+                        failure = exc
+                last = failure is None and not scanning and not new_keys
+                if keys:
+                    yield keys, values, pttls, last, complete, ""
+                elif last:
+                    yield [], [], [], True, complete, ""
+                if last:
+                    return
+                if failure is None:
+                    try:
+                        replies = link.read(link.due, raise_on_error=False)
+                    except (redis.RedisError, OSError) as exc:
+                        failure = exc
+                if failure is not None:
+                    yield [], [], [], True, False, self._scan_lost(failure)
+                    return
+                keys = new_keys
+        finally:
+            link.close()
+
+    def _scan_lost(self, exc: BaseException | None) -> str:
+        """Why a scan stopped after its first round trip: the failure, or, when the server
+        answers again at once (it restarted or failed over), that the cursor is lost."""
+        if isinstance(exc, StoreUnavailableError):
+            return str(exc)
+        if exc is not None:
+            if not isinstance(exc, redis.ConnectionError):
+                return str(describe_failure(exc, self.url))
+            try:
+                self.ping()  # the client reconnects (its one retry), as a lookup would
+            except StoreUnavailableError as down:
+                return str(down)
+        lost = StoreUnavailableError(
+            "Redis reconnected during the scan (restarted or failed over?); a SCAN "
+            "cursor does not survive that, so keys may have been missed or counted "
+            "twice.",
+            url=self.url,
+            hint="refresh to scan again",
+        )
+        return str(lost)
+
+    def _scan_pipelined(self, pattern: str, count: int, max_keys: int) -> Iterator[ScanStep]:
+        """``scan_fetch`` through redis-py pipelines (fakeredis, single-connection clients)."""
         cursor: int = 0
         pending: list[Any] = []
         scanning = True
@@ -221,15 +348,8 @@ class SingleStore(Store, serves=object):
                     return
             new_keys: list[Any] = []
             if scanning:
-                (cursor, new_keys), out = out[0], out[1:]
-                cursor = int(cursor)
-                room = max_keys - queued
-                if len(new_keys) > room or (len(new_keys) == room and cursor != 0):
-                    new_keys = new_keys[:room]
-                    scanning = False
-                elif cursor == 0:
-                    scanning = False
-                    complete = True
+                cursor, new_keys, scanning, complete = _scan_step(out[0], max_keys, queued)
+                out = out[1:]
                 queued += len(new_keys)
             if pending:
                 last = not scanning and not new_keys
@@ -289,7 +409,8 @@ class _ScriptAhead(ChunkReader):
         try:
             if self._conn is None:
                 self._conn = self.store.client.connection_pool.get_connection()
-            self._conn.send_command("EVAL_RO", FETCH_SCRIPT, len(keys), *keys)
+            command = ("EVAL_RO", FETCH_SCRIPT, len(keys), *keys)
+            self._conn.send_packed_command([pack_commands([command])])
         except (redis.RedisError, OSError):
             self._drop()  # not ahead, then: the next fetch sends it the usual way
             return
@@ -312,6 +433,54 @@ class _ScriptAhead(ChunkReader):
         self._release()
 
 
+class _WireAhead(ChunkReader):
+    """MGET + PTTLs of the next chunk sent through ``Wire``, ahead (users without scripting).
+
+    The first chunk goes through ``SingleStore.fetch``. A reply lost to a
+    connection error is read again through ``fetch`` (and its retry); a
+    timeout or an error reply (NOPERM) is the error ``fetch`` would raise.
+    """
+
+    def __init__(self, store: SingleStore) -> None:
+        super().__init__(store)
+        self.store: SingleStore = store
+        self.link = Wire(store.client.connection_pool)
+        self._sent: list[Any] | None = None  # the chunk whose replies are due on the link
+
+    def fetch(
+        self, keys: list[Any], following: list[Any] | None = None
+    ) -> tuple[list[Any], list[int]]:
+        out: tuple[list[Any], list[int]] | None = None
+        if self._sent is not None and self._sent is keys:
+            self._sent = None
+            out = self._read(keys)
+        if out is None:
+            out = self.store.fetch(keys)
+        if following:
+            try:
+                self.link.send(pack_reads(following), 1 + len(following))
+                self._sent = following
+            except (redis.RedisError, OSError):
+                pass  # not ahead, then: the next fetch sends it the usual way
+        return out
+
+    def _read(self, keys: list[Any]) -> tuple[list[Any], list[int]] | None:
+        try:
+            with store_errors(self.store.url):
+                try:
+                    replies = self.link.read(1 + len(keys))
+                except redis.ConnectionError:
+                    return None  # SingleStore.fetch retries once, as the client does
+        except BaseException:
+            self.link.close()  # e.g. a timeout: dropped already; an error reply: clean
+            raise
+        return replies[0], replies[1:]
+
+    def close(self) -> None:
+        self._sent = None
+        self.link.close()
+
+
 def _may_script(settings: Settings) -> bool:
     """Try FETCH_SCRIPT unless REDIS_URL signs in as a named ACL user.
 
@@ -331,3 +500,19 @@ class _NoScripting(Exception):
 
 def _str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _scan_step(reply: Any, max_keys: int, queued: int) -> tuple[int, list[Any], bool, bool]:
+    """One SCAN reply within the cap: ``(cursor, keys to read, still scanning, complete)``.
+
+    ``queued`` keys were taken before; a reply that would pass ``max_keys`` is cut there
+    and ends the scan (capped, not complete); cursor 0 ends it complete.
+    """
+    raw_cursor, new_keys = reply
+    cursor = int(raw_cursor)
+    room = max_keys - queued
+    if len(new_keys) > room or (len(new_keys) == room and cursor != 0):
+        return cursor, new_keys[:room], False, False
+    if cursor == 0:
+        return cursor, new_keys, False, True
+    return cursor, new_keys, True, False
