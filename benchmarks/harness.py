@@ -28,6 +28,8 @@ CASE_MODULES = (
     "benchmarks.app_cases",
     "benchmarks.cluster_cases",
     "benchmarks.runs_cases",
+    "benchmarks.wire_cases",
+    "benchmarks.rows_cases",
 )
 
 

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # trigger.dev run state (contract §6): unset key = the feature is off.
     trigger_secret_key: SecretStr | None = None
     trigger_api_url: str = DEFAULT_TRIGGER_API_URL
+    # CSV organization_id,name: names beside organization IDs (issue #16); unset = IDs only.
+    org_names_path: Path | None = None
+
+    @field_validator("org_names_path", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("redis_url", "trigger_secret_key", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ only hands Streamlit a ready spec.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,8 @@ import streamlit as st
 
 from telemetry import Summary
 
-from .tables import arrow_bytes, org_label
+from .format import record_text
+from .tables import arrow_bytes, org_text
 
 TOP_ORGS = 15  # organizations in the "top organizations" bar chart
 
@@ -33,7 +35,7 @@ class Compiled:
     datasets: dict[str, bytes]
 
     @classmethod
-    def of(cls, chart: alt.Chart) -> Compiled:
+    def of(cls, chart: alt.Chart | alt.FacetChart) -> Compiled:
         spec = chart.to_dict()
         datasets = {
             str(name): arrow_bytes(pd.DataFrame(rows))
@@ -49,32 +51,53 @@ class Compiled:
 @dataclass(frozen=True, slots=True)
 class SummaryCharts:
     by_type: Compiled | None  # None: nothing to draw
-    top_orgs: Compiled | None
-    hourly: Compiled | None
+    top_orgs: Compiled | None  # known organizations only: records without one are a figure
+    over_time: Compiled | None  # small multiples, one per entity type
+    orgs_title: str  # Markdown, true under any filter: never "Top 1 organizations"
 
 
-def summary_charts(summary: Summary) -> SummaryCharts:
-    """Records by entity type, the busiest organizations, and records per hour by type."""
+def orgs_title(known: int, first: str = "") -> str:
+    """The organization chart's title for ``known`` organizations in the view, as Markdown
+    (``first``, an organization from the records, is exact text)."""
+    if known == 0:
+        return "Organizations"
+    if known == 1:
+        return f"Records of {record_text(first, code=True)}"
+    if known <= TOP_ORGS:
+        return f"Records by organization (all {known})"
+    return f"Top {TOP_ORGS} of {known:,} organizations by records"
+
+
+def summary_charts(summary: Summary, names: Mapping[str, str] | None = None) -> SummaryCharts:
+    """Records by entity type, the busiest organizations, and records per time bucket
+    (hour up to 48 h, day beyond: ``summary.bucket_seconds``) by type."""
     by_type = summary.by_type.most_common()
-    by_org = summary.by_org.most_common()[:TOP_ORGS]
-    hours = sorted(summary.hourly.items())
+    known = [(org, n) for org, n in summary.by_org.most_common() if org]
+    by_org = known[:TOP_ORGS]
+    buckets = sorted(summary.over_time.items())
     type_frame = pd.DataFrame(
         {"entity_type": [t for t, _ in by_type], "records": [n for _, n in by_type]}
     )
     org_frame = pd.DataFrame(
-        {"organization": [org_label(o) for o, _ in by_org], "records": [n for _, n in by_org]}
+        {"organization": [org_text(o, names) for o, _ in by_org], "records": [n for _, n in by_org]}
     )
-    hourly_frame = pd.DataFrame(
+    time_frame = pd.DataFrame(
         {
-            "hour": pd.to_datetime([h for (h, _), _ in hours], unit="s", utc=True),
-            "entity_type": [t for (_, t), _ in hours],
-            "records": [n for _, n in hours],
+            "bucket": pd.to_datetime([b for (b, _), _ in buckets], unit="s", utc=True),
+            "entity_type": [t for (_, t), _ in buckets],
+            "records": [n for _, n in buckets],
         }
     )
+    daily = summary.bucket_seconds >= 86400
     return SummaryCharts(
         by_type=Compiled.of(_bar(type_frame, "entity_type", "Entity type")) if by_type else None,
         top_orgs=Compiled.of(_bar(org_frame, "organization", "Organization")) if by_org else None,
-        hourly=Compiled.of(_hourly(hourly_frame)) if hours else None,
+        over_time=(
+            Compiled.of(_small_multiples(time_frame, [t for t, _ in by_type], daily=daily))
+            if buckets
+            else None
+        ),
+        orgs_title=orgs_title(len(known), org_text(known[0][0], names) if known else ""),
     )
 
 
@@ -96,19 +119,24 @@ def _bar(frame: pd.DataFrame, field: str, title: str) -> alt.Chart:
     )
 
 
-def _hourly(frame: pd.DataFrame) -> alt.Chart:
+def _small_multiples(frame: pd.DataFrame, order: list[str], *, daily: bool) -> alt.FacetChart:
+    """One small bar chart per entity type (busiest first), three a row, each with its own
+    scale: nine types read apart, where nine stacked colours did not."""
+    unit = "utcyearmonthdate" if daily else "utcyearmonthdatehours"
+    label = "Day (UTC)" if daily else "Hour (UTC)"
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            x=alt.X("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
-            y=alt.Y("sum(records):Q", title="Records", stack="zero"),
-            color=alt.Color("entity_type:N", title="Entity type"),
+            x=alt.X(f"{unit}(bucket):T", title=label),
+            y=alt.Y("sum(records):Q", title="Records"),
             tooltip=[
-                alt.Tooltip("utcyearmonthdatehours(hour):T", title="Hour (UTC)"),
+                alt.Tooltip(f"{unit}(bucket):T", title=label),
                 alt.Tooltip("entity_type:N", title="Entity type"),
                 alt.Tooltip("sum(records):Q", title="Records", format=","),
             ],
         )
-        .properties(height=260)
+        .properties(width=220, height=110)
+        .facet(facet=alt.Facet("entity_type:N", title=None, sort=order), columns=3)
+        .resolve_scale(y="independent")
     )

@@ -1,13 +1,19 @@
-"""The Summary page (``pages/summary.py`` calls :func:`page`): filters → ``summarize``
-(cached per settings, window and filters) → render.
+"""The Summary page (``pages/summary.py`` calls :func:`page`): window → one scan →
+any filters → render.
 
-A summary is computed once (with ``st.progress``), then kept process-wide for
-``CACHE_SECONDS`` together with everything derived from it (tables from
-``ui.tables``, charts from ``ui.charts``, CSV builders), so a rerun with a warm
-cache only renders. The cache is a ``ui.cache.ProcessCache`` rather than
-``st.cache_data``: the scan reports progress to an element created outside it,
-which ``st.cache_data`` cannot replay, and a ``st.cache_data`` hit would
-unpickle up to ``ROWS_KEPT`` rows on every rerun.
+One scan per window (``telemetry.summary.scan_window``) is kept process-wide for
+``CACHE_SECONDS``: its ``WindowFold`` counts by type × organization × time bucket
+× status, so every type and organization filter is a fold of those counters
+(``fold.view``), never another scan. The view of one filter combination (tables
+from ``ui.tables``, charts from ``ui.charts``, CSV builders) is cached beside it,
+so a rerun with a warm cache only renders. The caches are ``ui.cache.ProcessCache``
+rather than ``st.cache_data``: the scan reports progress to an element created
+outside it, which ``st.cache_data`` cannot replay.
+
+Window and filters are bound to the URL (``bind="query-params"``), so a link
+reproduces the view. The Rows CSV is every record of the window after the
+filters, newest first (``telemetry.rows_export``, the bytes of ``summary
+--rows``), scanned when clicked.
 
 The Run outcomes tab (issue #14) asks trigger.dev about the kept rows only when
 its button is clicked (a long window costs many requests), through one
@@ -18,7 +24,10 @@ the records shown, shared by every session.
 
 from __future__ import annotations
 
+import io
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +35,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from telemetry import WINDOWS, Summary, summarize
+from telemetry import WINDOWS, ConfigError, Summary
+from telemetry.org_names import load_org_names
+from telemetry.rows_export import export_rows
 from telemetry.runs import FAILED_STATUSES, SUCCESS
 from telemetry.runs.outcomes import RunOutcomes, from_summary_rows, run_outcomes
+from telemetry.summary import DAY, WindowFold, scan_window
 
 from . import context, runs, shell
 from .cache import ProcessCache
-from .charts import TOP_ORGS, Compiled, SummaryCharts, summary_charts
+from .charts import Compiled, SummaryCharts, summary_charts
 from .context import AppContext
 from .format import ago, record_text, utc_text
 from .render import Memo, download
@@ -40,31 +52,32 @@ from .tables import SummaryTables, org_label, summary_tables
 
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 16
-ROWS_KEPT = 50_000  # raw rows kept for the rows CSV
+ROWS_KEPT = 50_000  # rows kept per scan for the Run outcomes tab (the Rows CSV has them all)
 ORG_OPTIONS = 100  # organizations offered in the filter (by records); others can be typed
+# Widget keys, and so the URL's query parameters (?summary_window=7d&summary_types=…).
 WINDOW_KEY = "summary_window"
 TYPES_KEY = "summary_types"
 ORGS_KEY = "summary_orgs"
 REFRESH_KEY = "summary_refresh"
 _REFRESH_REQUESTED = "summary_refresh_requested"  # set by Refresh's callback, read by the run
-WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "all": "All (within TTL)"}
 DEFAULT_WINDOW = "24h"
+NAME_VALUES = 3  # filter values spelled out in a file name (more: "5-types")
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def page() -> None:
-    """The Summary page (``pages/summary.py``): filters, then the cached view or a fresh scan.
+    """The Summary page (``pages/summary.py``): window, the window's scan (cached), then the
+    filters and the view of that scan they select.
 
     With a warm cache every element is drawn once, in its place. Only a scan
-    (first visit, new filters, expired cache, Refresh) needs placeholders for the
+    (first visit, new window, expired cache, Refresh) needs placeholders for the
     filters whose options come from it, since its progress bar shows under them.
     """
     ctx = shell.page_context()
     st.title("Summary")
+    names = org_names(ctx)
     # Refresh's callback runs before this run, so its click is known before the filters draw.
     refresh = bool(st.session_state.pop(_REFRESH_REQUESTED, False))
-    # The filters' values come from session state: their options come from the scan.
-    types = list(st.session_state.get(TYPES_KEY) or [])
-    orgs = list(st.session_state.get(ORGS_KEY) or [])
     row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
     with row:
         window = (
@@ -72,15 +85,17 @@ def page() -> None:
                 "Window",
                 list(WINDOWS),
                 default=DEFAULT_WINDOW,
-                format_func=WINDOW_LABELS.get,
+                # No format_func: a bound widget writes its label to the URL (?summary_window=7d).
                 key=WINDOW_KEY,
-                help="Records processed within this time (all = every key, up to the TTL)",
+                bind="query-params",
+                help="Records processed within this time (1h, 6h, 24h, 7d; all = every key, "
+                "up to the TTL)",
             )
             or DEFAULT_WINDOW
         )
-        view = None if refresh else cached(cache_key(ctx, window, types, orgs))
-        if view is not None:
-            render_filters((row, row), ctx, view, types, orgs)
+        fold = None if refresh else cached_fold(ctx, window)
+        if fold is not None:
+            types, orgs = render_filters((row, row), ctx, fold)
         else:
             slots = st.empty(), st.empty()
         st.button(
@@ -90,14 +105,15 @@ def page() -> None:
             help="Scan again now",
             on_click=_request_refresh,
         )
-    if view is None:
+    if fold is None:
         with context.edge():
-            view = compute(ctx, window, types, orgs, refresh=refresh)
-        render_filters(slots, ctx, view, types, orgs)
-    if view is not None:
+            fold = compute_fold(ctx, window, refresh=refresh)
+        types, orgs = render_filters(slots, ctx, fold)
+    if fold is not None:
+        view = view_of(ctx, window, fold, types, orgs, names)
         render_notes(view, ctx, window)
         render_metrics(view)
-        render_downloads(view, window)
+        render_downloads(view, ctx, window, names)
         render_sections(view, ctx, cache_key(ctx, window, types, orgs))
 
 
@@ -105,50 +121,73 @@ def _request_refresh() -> None:
     st.session_state[_REFRESH_REQUESTED] = True
 
 
+def org_names(ctx: AppContext) -> Mapping[str, str] | None:
+    """``ORG_NAMES_PATH``'s names (None when unset); a bad file is shown, and IDs stay bare."""
+    try:
+        return load_org_names(ctx.settings.org_names_path)
+    except ConfigError as exc:
+        st.error(record_text(str(exc)), icon=":material/badge:")
+        return None
+
+
 def render_filters(
     slots: tuple[Any, Any],  # containers (st.empty() or a row) to draw the two filters in
     ctx: AppContext,
-    view: SummaryView | None,
-    types: list[str],
-    orgs: list[str],
-) -> None:
-    """The type and organization filters, drawn by ``slots``; their options are what the
-    scan saw."""
+    fold: WindowFold | None,
+) -> tuple[list[str], list[str]]:
+    """The type and organization filters, drawn by ``slots`` and bound to the URL; their
+    options are what the window's scan saw (so a filter never hides the others).
+    Returns their values."""
     types_slot, orgs_slot = slots
-    seen_types = view.types_seen if view is not None else []
-    seen_orgs = view.orgs_seen if view is not None else []
-    types_slot.multiselect(
+    seen_types, seen_orgs = fold.seen() if fold is not None else ([], [])
+    # A value from session state or a shared link stays an option, seen in this scan or not.
+    types_now = [*(st.session_state.get(TYPES_KEY) or []), *_url_values(TYPES_KEY)]
+    orgs_now = [*(st.session_state.get(ORGS_KEY) or []), *_url_values(ORGS_KEY)]
+    types = types_slot.multiselect(
         "Entity types",
-        sorted(set(ctx.settings.registry.types) | set(seen_types) | set(types)),
+        sorted(set(ctx.settings.registry.types) | set(seen_types) | set(types_now)),
         key=TYPES_KEY,
+        bind="query-params",
         placeholder="All types",
     )
-    orgs_slot.multiselect(
+    orgs = orgs_slot.multiselect(
         "Organizations",
         # The busiest ones (any other can be typed): a long option list is sent on every rerun.
-        list(dict.fromkeys([*orgs, *seen_orgs[:ORG_OPTIONS]])),
+        list(dict.fromkeys([*orgs_now, *seen_orgs[:ORG_OPTIONS]])),
         key=ORGS_KEY,
+        bind="query-params",
+        # IDs, not names: a bound widget writes its labels to the URL, and a link keeps IDs.
         format_func=org_label,
         placeholder="All organizations",
         accept_new_options=True,
     )
+    return list(types or []), list(orgs or [])
+
+
+def _url_values(key: str) -> list[str]:
+    try:
+        return list(st.query_params.get_all(key))
+    except Exception:  # a bound parameter may not be readable: then no extra options
+        return []
 
 
 @dataclass(slots=True)
 class SummaryView:
     summary: Summary
-    types_seen: list[str]
-    orgs_seen: list[str]  # by records, descending ("" = unknown)
+    types_seen: list[str]  # in the filtered view, by records
+    orgs_seen: list[str]  # in the filtered view, by records, descending ("" = unknown)
     charts: SummaryCharts
     tables: SummaryTables
     groups_csv: Memo
-    rows_csv: Memo
 
 
-# Process-wide: every session with the same settings and filters shares a scan.
-# Not st.cache_resource, which any client can empty (forcing rescans): ui/cache.py.
+# Process-wide: every session with the same settings shares a window's scan, and every
+# filter of it. Not st.cache_resource, which any client can empty (forcing rescans).
+_FOLDS: ProcessCache[tuple[Any, ...], WindowFold] = ProcessCache(
+    "summary scans", max_entries=CACHE_ENTRIES, ttl=CACHE_SECONDS
+)
 _VIEWS: ProcessCache[tuple[Any, ...], SummaryView] = ProcessCache(
-    "summary views", max_entries=CACHE_ENTRIES, ttl=CACHE_SECONDS
+    "summary views", max_entries=4 * CACHE_ENTRIES, ttl=CACHE_SECONDS
 )
 
 
@@ -156,18 +195,16 @@ def cache_key(ctx: AppContext, window: str, types: list[str], orgs: list[str]) -
     return (ctx.key, window, tuple(sorted(types)), tuple(sorted(orgs)))
 
 
-def cached(key: tuple[Any, ...]) -> SummaryView | None:
-    return _VIEWS.get(key)
+def cached_fold(ctx: AppContext, window: str) -> WindowFold | None:
+    return _FOLDS.get((ctx.key, window))
 
 
-def compute(
-    ctx: AppContext, window: str, types: list[str], orgs: list[str], *, refresh: bool = False
-) -> SummaryView:
-    """The cached view, or a fresh scan with a progress bar (``refresh`` forces one)."""
-    key = cache_key(ctx, window, types, orgs)
-    view = None if refresh else cached(key)
-    if view is not None:
-        return view
+def compute_fold(ctx: AppContext, window: str, *, refresh: bool = False) -> WindowFold:
+    """The window's cached scan, or a fresh one with a progress bar (``refresh`` forces one)."""
+    key = (ctx.key, window)
+    fold = None if refresh else _FOLDS.get(key)
+    if fold is not None:
+        return fold
     cap = ctx.settings.scan_max_keys
     namespace = ctx.settings.telemetry_namespace
     bar = st.progress(0.0, text=f"Scanning {namespace}:* …")
@@ -180,34 +217,60 @@ def compute(
         )
 
     try:
-        summary = summarize(
-            ctx.reader,
-            since=WINDOWS[window],
-            types=types or None,
-            organizations=orgs or None,
-            keep_rows=ROWS_KEPT,
-            progress=progress,
+        fold = scan_window(
+            ctx.reader, since=WINDOWS[window], keep_rows=ROWS_KEPT, progress=progress
         )
     finally:
         bar.empty()
-    view = build_view(summary, window)
-    if summary.error:
-        return view  # a scan cut short by Redis is shown, not cached: the next run retries
-    _VIEWS.put(key, view)
+    if not fold.error:  # a scan cut short by Redis is shown, not cached: the next run retries
+        _FOLDS.put(key, fold)
+    return fold
+
+
+def view_of(
+    ctx: AppContext,
+    window: str,
+    fold: WindowFold,
+    types: list[str],
+    orgs: list[str],
+    names: Mapping[str, str] | None = None,
+) -> SummaryView:
+    """The view of one filter combination of the window's scan: no Redis, cached with it."""
+    key = (*cache_key(ctx, window, types, orgs), fold.as_of, id(names))
+    view = _VIEWS.get(key)
+    if view is None:
+        view = build_view(fold.view(types, orgs), window, names)
+        if not fold.error:
+            _VIEWS.put(key, view)
     return view
 
 
-def build_view(summary: Summary, window: str) -> SummaryView:
-    """Everything a render needs, built once per scan and cached with it."""
+def build_view(
+    summary: Summary, window: str, names: Mapping[str, str] | None = None
+) -> SummaryView:
+    """Everything a render needs, built once per filtered summary and cached with it."""
     return SummaryView(
         summary=summary,
         types_seen=[t for t, _ in summary.by_type.most_common()],
         orgs_seen=[o for o, _ in summary.by_org.most_common()],
-        charts=summary_charts(summary),
-        tables=summary_tables(summary),
-        groups_csv=Memo(lambda: summary.groups_csv().encode("utf-8")),
-        rows_csv=Memo(lambda: summary.rows_csv().encode("utf-8")),
+        charts=summary_charts(summary, names),
+        tables=summary_tables(summary, names),
+        groups_csv=Memo(lambda: summary.groups_csv(names).encode("utf-8")),
     )
+
+
+def file_name(kind: str, window: str, summary: Summary) -> str:
+    """``run-lookup-{kind}-{window}[-type-a+b][-org-x].csv``: what the file holds."""
+    parts = ["run-lookup", kind, window]
+    for label, values in (("type", summary.types), ("org", summary.organizations)):
+        if values:
+            shown = (
+                "+".join(_FILE_UNSAFE.sub("_", v) or "unknown" for v in values)
+                if len(values) <= NAME_VALUES
+                else f"{len(values)}-{label}s"
+            )
+            parts += [label, shown]
+    return "-".join(parts) + ".csv"
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -223,7 +286,8 @@ def render_notes(view: SummaryView, ctx: AppContext, window: str) -> None:
     )
     st.caption(
         f"As of {utc_text(summary.as_of)} ({age}) · {since} · cached for "
-        f"{int(CACHE_SECONDS)} s — **Refresh** scans again."
+        f"{int(CACHE_SECONDS)} s — **Refresh** scans again. The link to this page keeps the "
+        "window and filters."
     )
     if summary.capped:
         st.warning(
@@ -236,20 +300,71 @@ def render_notes(view: SummaryView, ctx: AppContext, window: str) -> None:
             f"Incomplete scan — {record_text(summary.error)} Partial results below.",
             icon=":material/warning:",
         )
+    if summary.records:
+        st.caption(org_share_text(summary))
+    if summary.organizations and summary.invalid_records:
+        st.caption(invalid_filter_text(summary))
+
+
+def org_share_text(summary: Summary) -> str:
+    """How many records carry an organization: "(unknown)" is every other record together."""
+    known = summary.records_with_org
+    share = known / summary.records
+    text = (
+        f"**{_percent(share)} of records carry an organization** ({known:,} of "
+        f"{summary.records:,})."
+    )
+    unknown = summary.records - known
+    if unknown:
+        text += (
+            f" The other {unknown:,} are minimal records (only `runId`, what the production "
+            "producer writes): *(unknown)* is all of them together, not one organization."
+        )
+    return text
+
+
+def invalid_filter_text(summary: Summary) -> str:
+    """Which filters the invalid count follows: the type filter, never the organization one."""
+    follows = "the window and the type filter" if summary.types else "the window"
+    return (
+        f"Invalid records ({summary.invalid_records:,}) follow {follows} only: an invalid "
+        "record has no organization, so the organization filter cannot apply to it."
+    )
+
+
+def _percent(share: float) -> str:
+    """A share as a reader can trust it: never "0 %" or "100 %" when it is not."""
+    if 0 < share < 0.01:
+        return "under 1%"
+    if 0.99 < share < 1:
+        return "over 99%"
+    return f"{share:.0%}"
 
 
 def render_metrics(view: SummaryView) -> None:
     summary = view.summary
     inferred = f"{summary.inferred_times / summary.records:.0%}" if summary.records else "—"
+    with_org = _percent(summary.records_with_org / summary.records) if summary.records else "—"
+    invalid_help = (
+        "Keys whose value is not a record, counted by their time inferred from the TTL "
+        "inside the window"
+        + (" and of the types chosen" if summary.types else "")
+        + "; the organization filter cannot apply to them (they have no organization)"
+    )
     cells = [
         ("Records", f"{summary.records:,}", "Valid records in the window (and filters)"),
+        ("Invalid records", f"{summary.invalid_records:,}", invalid_help),
         (
             "Organizations",
-            f"{len(view.orgs_seen):,}",
-            "Distinct organizations (unknown counts as one)",
+            f"{sum(1 for org in view.orgs_seen if org):,}",
+            "Distinct organizations among the records (records without one not counted)",
+        ),
+        (
+            "With organization",
+            with_org,
+            "Records that carry an organizationId; minimal records (only runId) carry none",
         ),
         ("Entity types", f"{len(view.types_seen):,}", "Entity types with records"),
-        ("Invalid records", f"{summary.invalid_records:,}", "Keys whose value is not a record"),
         ("Keys scanned", f"{summary.scanned_keys:,}", "Keys read by SCAN in the namespace"),
         ("Time inferred", inferred, "Records without a timestamp: time from the key's TTL"),
     ]
@@ -293,9 +408,10 @@ def render_sections(
             _overview(view)
     if tabs[TAB_TIME].open:
         with tabs[TAB_TIME]:
-            st.caption("Records per hour (UTC), stacked by entity type.")
-            if view.charts.hourly is not None:
-                view.charts.hourly.render()
+            unit = "day" if summary.bucket_seconds == DAY else "hour"
+            st.caption(f"Records per {unit} (UTC), one small chart per entity type.")
+            if view.charts.over_time is not None:
+                view.charts.over_time.render()
     if tabs[TAB_PIVOT].open:
         with tabs[TAB_PIVOT]:
             st.caption("Records per organization and entity type, busiest organization first.")
@@ -330,7 +446,8 @@ def render_sections(
 
 
 def _overview(view: SummaryView) -> None:
-    if not view.summary.records:
+    summary = view.summary
+    if not summary.records:
         st.caption("No valid records in this window and filters.")
         return
     left, right = st.columns(2, gap="large")
@@ -339,17 +456,34 @@ def _overview(view: SummaryView) -> None:
         if view.charts.by_type is not None:
             view.charts.by_type.render()
     with right:
-        st.markdown(f"**Top {min(TOP_ORGS, len(view.orgs_seen))} organizations**")
+        st.markdown(f"**{view.charts.orgs_title}**")  # exact text: charts.orgs_title
+        unknown = summary.records - summary.records_with_org
+        if unknown:
+            # Its own figure, not a bar: beside customers it would dwarf them all.
+            st.markdown(
+                f":material/help_outline: **{unknown:,} records without an organization** "
+                f"({_percent(unknown / summary.records)}): minimal records, not a customer."
+            )
         if view.charts.top_orgs is not None:
             view.charts.top_orgs.render()
+        elif not summary.records_with_org:
+            st.caption("No record in this view carries an organization.")
 
 
 def _invalid(view: SummaryView) -> None:
     summary = view.summary
     st.caption(
-        f"{summary.invalid_records:,} keys in the namespace hold something that is not a "
-        "telemetry record (JSON with a string `runId`); lookups of these entities say why too."
+        f"{summary.invalid_records:,} keys whose time (inferred from the TTL) is in the window "
+        "hold something that is not a telemetry record (JSON with a string `runId`); lookups "
+        "of these entities say why too."
+        + (
+            f" {summary.invalid_outside:,} more are older or have no TTL (no time to place)."
+            if summary.invalid_outside
+            else ""
+        )
     )
+    if summary.organizations:
+        st.caption(invalid_filter_text(summary))
     st.dataframe(view.tables.invalid_reasons, hide_index=True)
     st.dataframe(
         view.tables.invalid_examples,
@@ -358,27 +492,45 @@ def _invalid(view: SummaryView) -> None:
     )
 
 
-def render_downloads(view: SummaryView, window: str) -> None:
+def rows_csv(
+    ctx: AppContext, window: str, summary: Summary, names: Mapping[str, str] | None = None
+) -> bytes:
+    """The Rows CSV: ``summary --rows`` for this window and these filters, the same bytes."""
+    out = io.BytesIO()
+    export_rows(
+        ctx.reader,
+        out,
+        since=WINDOWS[window],
+        types=summary.types or None,
+        organizations=summary.organizations or None,
+        org_names=names,
+    )
+    return out.getvalue()
+
+
+def render_downloads(
+    view: SummaryView, ctx: AppContext, window: str, names: Mapping[str, str] | None = None
+) -> None:
     summary = view.summary
     with st.container(horizontal=True, gap="small"):
         download(
             "Grouped CSV",
             view.groups_csv,
-            file_name=f"run-lookup-summary-{window}.csv",
+            file_name=file_name("summary", window, summary),
             mime="text/csv",
             key="summary_download_groups",
-            help="entity_type, organization_id, records, latest_processed_at",
+            help="entity_type, organization_id, records, latest_processed_at (as summary)",
         )
+        # Built on click, and not kept with the view: a long window's rows are large.
         download(
             "Rows CSV",
-            view.rows_csv,
-            file_name=f"run-lookup-rows-{window}.csv",
+            Memo(lambda: rows_csv(ctx, window, summary, names)),
+            file_name=file_name("rows", window, summary),
             mime="text/csv",
             key="summary_download_rows",
-            help="One row per record in the window",
+            help="Every record of the window and filters, newest first, with run URL and "
+            "metadata (as summary --rows); scanned when clicked",
         )
-    if summary.rows_truncated:
-        st.caption(f"The rows CSV holds the first {ROWS_KEPT:,} records of the window.")
 
 
 # -- run outcomes (issue #14) ----------------------------------------------------------
@@ -495,7 +647,7 @@ def build_outcomes_view(outcomes: RunOutcomes) -> OutcomesView:
 def render_run_outcomes(view: SummaryView, ctx: AppContext, key: tuple[Any, ...]) -> None:
     """The Run outcomes tab: a load button (asking the API costs requests), then the result."""
     if not runs.enabled(ctx):
-        st.caption("Run state is off: `TRIGGER_SECRET_KEY` is not set (see the README).")
+        st.caption("Run state is off (for admins: see **Admin: setup** in the sidebar).")
         return
     summary = view.summary
     outcomes_key = (*key, summary.as_of)

@@ -107,6 +107,7 @@ def test_last_24h_numbers_match_the_seeded_data(real: redis.Redis) -> None:
     assert metrics(at) == {
         "Records": "4",
         "Organizations": "3",
+        "With organization": "100%",
         "Entity types": "3",
         "Invalid records": "2",
         "Keys scanned": "8",
@@ -116,13 +117,15 @@ def test_last_24h_numbers_match_the_seeded_data(real: redis.Redis) -> None:
 
 
 def test_all_window_counts_every_record(real: redis.Redis) -> None:
-    """Window "all": every valid record within the TTL, unknown organization included."""
+    """Window "all": every valid record within the TTL; the one without an organization is
+    counted as a record, not as an organization."""
     at = summary()
     at.segmented_control(key="summary_window").set_value("all").run()
     no_exception(at)
     assert metrics(at) == {
         "Records": "6",
-        "Organizations": "4",
+        "Organizations": "3",
+        "With organization": "83%",
         "Entity types": "4",
         "Invalid records": "2",
         "Keys scanned": "8",
@@ -133,7 +136,8 @@ def test_all_window_counts_every_record(real: redis.Redis) -> None:
 def test_type_filter_and_grouped_csv_download(
     real: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Filtering to payment+invoice; the grouped CSV download is exact."""
+    """Filtering to payment+invoice; the grouped CSV download is exact and named for the
+    window and the types."""
     downloads = capture_downloads(monkeypatch)
     at = summary()
     at.multiselect(key="summary_types").set_value(["payment", "invoice"]).run()
@@ -144,7 +148,8 @@ def test_type_filter_and_grouped_csv_download(
         f"invoice,org_B,1,{format_time(ago(hours=5))}\r\n"
         f"payment,org_A,2,{format_time(ago(hours=1))}\r\n"
     )
-    assert download_bytes(downloads, "run-lookup-summary-24h.csv") == expected.encode()
+    name = "run-lookup-summary-24h-type-invoice+payment.csv"
+    assert download_bytes(downloads, name) == expected.encode()
 
 
 def test_organization_filter_limits_every_number(real: redis.Redis) -> None:

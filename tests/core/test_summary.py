@@ -214,7 +214,8 @@ def test_org_filter(dataset: Any, reader: TelemetryReader) -> None:
 def test_statuses_hourly_buckets_and_invalid_examples(
     dataset: Any, reader: TelemetryReader
 ) -> None:
-    """Statuses counted per type, records in UTC hour buckets, invalid keys kept as examples."""
+    """Statuses counted per type, records in UTC hour buckets, the window's invalid keys kept
+    as examples (the hash has no TTL, so no time: outside any window but "all")."""
     summary = summarize(reader, since=parse_since("24h"))
     assert summary.statuses == Counter(
         {
@@ -226,7 +227,8 @@ def test_statuses_hourly_buckets_and_invalid_examples(
         }
     )
     hour = lambda h: int(NOW) - 8 * HOUR + h * HOUR  # noqa: E731 - 00:00 of 2027-01-15 plus h hours
-    assert summary.hourly == Counter(
+    assert summary.bucket_seconds == HOUR
+    assert summary.over_time == Counter(
         {
             (hour(7), "payment"): 1,
             (hour(5), "payment"): 1,
@@ -237,34 +239,28 @@ def test_statuses_hourly_buckets_and_invalid_examples(
             (hour(2), "webhook"): 1,
         }
     )
-    assert summary.invalid_records == 3
-    assert summary.invalid_reasons == Counter(
-        {
-            "value is not JSON": 1,
-            "no runId field": 1,
-            "key holds a Redis hash, not a string": 1,
-        }
-    )
+    assert summary.invalid_records == 2
+    assert summary.invalid_outside == 1
+    assert summary.invalid_reasons == Counter({"value is not JSON": 1, "no runId field": 1})
+    left = (TTL - HOUR) * 1000
     assert sorted(summary.invalid_examples, key=lambda i: i.key) == [
-        InvalidRecord("telemetry:invoice:inv_hash", "key holds a Redis hash, not a string", ""),
-        InvalidRecord("telemetry:payment:pym_bad", "value is not JSON", "{oops"),
-        InvalidRecord("telemetry:payment:pym_norun", "no runId field", '{"status":"x"}'),
+        InvalidRecord("telemetry:payment:pym_bad", "value is not JSON", "{oops", left),
+        InvalidRecord("telemetry:payment:pym_norun", "no runId field", '{"status":"x"}', left),
     ]
+    every = summarize(reader, since=None)
+    assert every.invalid_records == 3
+    assert every.invalid_outside == 0
+    assert every.bucket_seconds == DAY
 
 
 def test_keep_rows(dataset: Any, reader: TelemetryReader) -> None:
     """keep_rows keeps that many record rows (CSV-able) and says when more were dropped."""
     summary = summarize(reader, since=parse_since("24h"), types=["payment"], keep_rows=10)
     assert summary.rows_truncated is False
-    lines = summary.rows_csv().split("\r\n")
-    assert lines[0] == (
-        "entity_type,entity_id,run_id,organization_id,processed_at,processed_at_inferred,status"
-    )
-    assert sorted(lines[1:]) == [
-        "",
-        "payment,pym_1,run_1,org_a,2027-01-15T07:00:00Z,false,succeeded",
-        "payment,pym_2,run_2,org_a,2027-01-15T05:00:00Z,false,failed",
-        "payment,pym_3,run_3,,2027-01-15T06:00:00Z,true,",
+    assert sorted(summary.rows) == [
+        ("payment", "pym_1", "run_1", "org_a", NOW - HOUR, False, "succeeded"),
+        ("payment", "pym_2", "run_2", "org_a", NOW - 3 * HOUR, False, "failed"),
+        ("payment", "pym_3", "run_3", "", NOW - 2 * HOUR, True, ""),
     ]
     capped = summarize(reader, keep_rows=2)
     assert len(capped.rows) == 2
