@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
+from .columns_kept import kept_rows, kept_table_columns, with_kept_csv, with_kept_json
 from .config import Settings
 from .errors import TelemetryError
 from .export import escape_controls, json_bytes, results_csv, results_json, results_table
 from .ids import parse_ids
+from .org_names import load_org_names
 from .reader import TelemetryReader
+from .rows_export import ROWS_CSV_HEADER, export_rows
 from .runs import TriggerClient, make_http_client
 from .runs.columns import RUN_COLUMNS, resolution_runs, run_cells, runs_csv, runs_json
 from .runs.outcomes import WindowRecords, run_outcomes
@@ -72,30 +76,43 @@ def cmd_resolve(args: argparse.Namespace, settings: Settings) -> int:
         column=args.column,
         max_ids=settings.max_ids,
     )
+    if args.keep_columns and not parsed.columns:
+        what = escape_controls(args.file) if args.file and args.file != "-" else "the input"
+        raise TelemetryError(
+            "--keep-columns needs a table (CSV or TSV with a header row, IDs in one column); "
+            f"{what} is a list of IDs with no columns to keep: drop --keep-columns."
+        )
     reader = _reader(args, settings)
     resolution = reader.resolve(parsed.queries)
+    kept = kept_rows(parsed, resolution) if args.keep_columns else None
+    kept_names, kept_cells = kept_table_columns(kept, len(resolution))
     if runs_client is not None:
         # The Redis rows are complete before the API is asked: it can only add to them.
         outcomes = resolution_runs(runs_client, resolution)
         if args.format == "json":
-            sys.stdout.buffer.write(runs_json(resolution, outcomes) + b"\n")
+            sys.stdout.buffer.write(with_kept_json(runs_json(resolution, outcomes), kept) + b"\n")
         elif args.format == "table":
             cells = [
-                tuple(run_cells(outcome)[i] for i in _TABLE_RUN_INDEXES) for outcome in outcomes
+                (*(run_cells(outcome)[i] for i in _TABLE_RUN_INDEXES), *extra)
+                for outcome, extra in zip(outcomes, kept_cells, strict=True)
             ]
             sys.stdout.write(
                 results_table(
-                    resolution.results, extra_columns=TABLE_RUN_COLUMNS, extra_cells=cells
+                    resolution.results,
+                    extra_columns=(*TABLE_RUN_COLUMNS, *kept_names),
+                    extra_cells=cells,
                 )
             )
         else:
-            sys.stdout.write(runs_csv(resolution, outcomes))
+            sys.stdout.write(with_kept_csv(runs_csv(resolution, outcomes), kept))
     elif args.format == "json":
-        sys.stdout.buffer.write(results_json(resolution.results) + b"\n")
+        sys.stdout.buffer.write(with_kept_json(results_json(resolution.results), kept) + b"\n")
     elif args.format == "table":
-        sys.stdout.write(results_table(resolution.results))
+        sys.stdout.write(
+            results_table(resolution.results, extra_columns=kept_names, extra_cells=kept_cells)
+        )
     else:
-        sys.stdout.write(results_csv(resolution))
+        sys.stdout.write(with_kept_csv(results_csv(resolution), kept))
     sys.stdout.flush()
     counts = resolution.counts
     if sys.stderr.isatty():
@@ -115,6 +132,13 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     if args.max_keys is not None and args.max_keys < 1:
         # 0 would silently mean "no cap" and a negative cap would slice keys from the end.
         raise TelemetryError(f"--max-keys must be 1 or more (got {args.max_keys}).")
+    if args.rows and (args.runs or args.format != "csv"):
+        raise TelemetryError(
+            "--rows prints CSV rows: drop --format json and --runs (or drop --rows)."
+        )
+    org_names = load_org_names(settings.org_names_path)
+    if args.rows:
+        return _summary_rows(args, settings, since, org_names)
     runs_client = _runs_client(args, settings)
     reader = _reader(args, settings)
     window = WindowRecords() if runs_client is not None else None
@@ -141,7 +165,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     elif args.format == "json":
         sys.stdout.buffer.write(json_bytes(summary.to_json()) + b"\n")
     else:
-        sys.stdout.write(summary.groups_csv())
+        sys.stdout.write(summary.groups_csv(org_names))
     sys.stdout.flush()
     if summary.error:
         print(f"error: scan incomplete: {summary.error}", file=sys.stderr)
@@ -150,6 +174,35 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"warning: stopped at {summary.scanned_keys:,} keys (--max-keys): "
             "the summary is a sample",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _summary_rows(
+    args: argparse.Namespace,
+    settings: Settings,
+    since: timedelta | None,
+    org_names: Mapping[str, str] | None,
+) -> int:
+    """``summary --rows``: every record of the window, newest first (contract §9)."""
+    reader = _reader(args, settings)
+    result = export_rows(
+        reader,
+        sys.stdout.buffer,
+        since=since,
+        types=args.type or None,
+        organizations=args.org or None,
+        max_keys=args.max_keys,
+        org_names=org_names,
+    )
+    sys.stdout.flush()
+    if result.error:
+        print(f"error: scan incomplete: {result.error}", file=sys.stderr)
+        return EXIT_USAGE
+    if result.capped:
+        print(
+            f"warning: stopped at {result.scanned_keys:,} keys (--max-keys): the rows are a sample",
             file=sys.stderr,
         )
     return 0
@@ -229,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="add each found run's state from trigger.dev (needs TRIGGER_SECRET_KEY): "
         + ", ".join(RUN_COLUMNS),
     )
+    resolve.add_argument(
+        "--keep-columns",
+        action="store_true",
+        help="for a CSV/TSV table: append its other columns after ours (after the --runs "
+        "ones), each row with the cells of the line its ID came from; a name equal to one of "
+        "ours gets input_ prepended. A plain list of IDs is an error.",
+    )
     resolve.set_defaults(handler=cmd_resolve)
 
     summary = sub.add_parser(
@@ -249,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also count the window's records by run status from trigger.dev (needs "
         "TRIGGER_SECRET_KEY): json adds run_statuses; csv prints entity_type,run_status,records "
         "instead of the groups",
+    )
+    summary.add_argument(
+        "--rows",
+        action="store_true",
+        help="print every record of the window (after --type/--org), newest first, as CSV: "
+        + ",".join(ROWS_CSV_HEADER),
     )
     summary.set_defaults(handler=cmd_summary)
 

@@ -27,7 +27,9 @@ they apply:
    - two columns, no header, no known ID anywhere → not a table (free text:
      taking one of two columns of unknown strings would silently lose IDs);
    - otherwise only the chosen column. Headerless columns are named
-     ``column 1``, ``column 2``…, which ``column=`` accepts too.
+     ``column 1``, ``column 2``…, which ``column=`` accepts too. The other
+     columns are kept (contract §8, ``ParsedIds.kept``): each query gets the
+     other cells of the line it first appears on.
    A single column whose first line is an id-like word is a one-column table
    with that header. Otherwise one column or one line is free text.
 5. Free text and every cell are split on whitespace, ``,`` ``;`` ``|``. Each
@@ -40,6 +42,13 @@ they apply:
    type is dropped; anything else is an ID as a whole (IDs may contain ``:``,
    and are never split on ``_``). Duplicates are keyed on (type, ID), so
    ``pym_1`` and ``payment:pym_1`` are one query.
+7. Pasted text that is not an entity ID (contract §7): a token with no ``_``,
+   no digit and no explicit type (``hey``, ``@here``, ``•``, an emoji) cannot be
+   an ID: it is an ``IGNORED`` query, never looked up and not counted among the
+   pasted IDs — unless it looks like a known prefix missing its ``_`` (``pym`` +
+   about 21 letters), which is looked up and gets a typo hint. A ``run_…``
+   token or a dashboard run URL (no registry prefix) is a ``RUN`` query: the
+   entities pointing to that run, keyed on the run ID (URL and ID are one query).
 """
 
 from __future__ import annotations
@@ -51,15 +60,17 @@ import io
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import contains, itemgetter
 from typing import NamedTuple
 
 import orjson
 
 from .errors import InputFormatError, InputTooLargeError
 from .registry import ENTITY_TYPE_RE, EntityRegistry
+from .reverse import run_query_id
 
 MAX_ID_CHARS = 256
 # Wrapping around a real ID is a few characters (quotes, brackets, a full stop). A longer
@@ -102,41 +113,71 @@ _MAGIC = (
 )
 
 
+# Query.kind: what a query asks for.
+ENTITY = ""  # the record of an entity ID (the usual query)
+RUN = "run"  # the entities whose record points to a run (``entity_id`` holds the run ID)
+IGNORED = "ignored"  # a word that cannot be an ID: never looked up (``error`` holds why)
+
+
 class Query(NamedTuple):
-    """One thing to look up; ``error`` set means status ``invalid_id`` with that reason.
+    """One thing to look up; ``error`` set means status ``invalid_id`` with that reason
+    (for an ``IGNORED`` query: why it was set aside).
 
     A named tuple rather than a frozen dataclass: a paste of 100,000 IDs builds
     100,000 of them, and a frozen dataclass costs ~1 µs each to construct.
     """
 
     text: str  # the token as written, unwrapped (the output's ``query`` column)
-    entity_id: str  # '' when invalid
+    entity_id: str  # '' when invalid or ignored; the run ID of a RUN query
     entity_type: str | None  # explicit (``payment:pym_1``), else None: match the prefix
     error: str = ""
+    kind: str = ENTITY
 
 
-# tuple.__new__(Query, (text, text, None, "")) is Query(text, text, None) without
+# tuple.__new__(Query, (text, text, None, "", "")) is Query(text, text, None) without
 # NamedTuple's Python-level __new__ (a third of its cost).
 _new_tuple = tuple.__new__
+
+
+class KeptColumns(NamedTuple):
+    """A table's other columns (contract §8): their names as in the input, and the cells of
+    the line each query came from, by the query's text (what a row's ``query`` holds).
+
+    A duplicate ID keeps its first line's cells. Empty (``names == ()``) unless the IDs
+    came from one column of a table with other columns.
+    """
+
+    names: tuple[str, ...]
+    cells: dict[str, tuple[str, ...]]
 
 
 @dataclass(slots=True)
 class ParsedIds:
     """The unique queries in order of first appearance, invalid ones included."""
 
-    queries: list[Query]
-    tokens: int  # non-empty tokens seen, duplicates included
+    queries: list[Query]  # ignored words included, in their place
+    tokens: int  # non-empty tokens seen, duplicates included, ignored words not
     duplicates: int
     column: str | None = None  # the table column the IDs came from
     columns: list[str] = field(default_factory=list)  # every column of a table, [] otherwise
+    kept: KeptColumns = field(default_factory=lambda: KeptColumns((), {}))
+    ignored: int = 0  # distinct words set aside (IGNORED queries)
 
     @property
     def invalid(self) -> int:
-        return sum(1 for query in self.queries if query.error)
+        return sum(1 for query in self.queries if query.error and query.kind != IGNORED)
 
     @property
     def unique(self) -> int:
-        return len(self.queries)
+        """Distinct queries looked up (ignored words are not)."""
+        return len(self.queries) - self.ignored
+
+    @property
+    def ignored_words(self) -> list[str]:
+        """The words set aside, as pasted, in order of first appearance."""
+        if not self.ignored:
+            return []
+        return [query.text for query in self.queries if query.kind == IGNORED]
 
 
 def _binary(what: str) -> InputFormatError:
@@ -273,6 +314,159 @@ def _bad_character(token: str) -> str:
     return ""
 
 
+# Every ID has a "_" after its prefix, or digits: a token with neither is a word.
+_ID_MARK_RE = re.compile(r"[_0-9]")
+_RUN_HEADS = frozenset({"run_", "http", "HTTP", "Http"})  # a token's first 4: maybe a run
+# Contract §2: IDs are ``{prefix}_{21 base62 chars}``. A body a few characters off looks
+# cut or padded when copied; one further off is some other format, and gets no hint.
+TYPICAL_BODY_CHARS = 21
+BODY_SLACK = 4
+_MAX_PREFIX_UNDERSCORES = 4  # prefixes with more (none known) get no near-prefix hint
+# Hints are appended to a not-found row's detail after this; ``hint_in`` finds them.
+_HINT_MARK = "; looks "
+
+
+def ignored_reason(token: str) -> str:
+    """Why a token is set aside (an ``IGNORED`` query's ``error``, its row's detail)."""
+    if token[:1] == "@":
+        what = "a mention"
+    elif not any(char.isalnum() for char in token):
+        what = "a symbol"
+    else:
+        what = "a word"
+    return f"{what}, not an ID (IDs have a '_' or a digit): set aside, not looked up"
+
+
+def _base62(text: str) -> bool:
+    return text.isascii() and text.isalnum()
+
+
+def _typical_body(body: str) -> bool:
+    return _base62(body) and abs(len(body) - TYPICAL_BODY_CHARS) <= BODY_SLACK
+
+
+@functools.lru_cache(maxsize=16)
+def _typo_stems(registry: EntityRegistry) -> tuple[tuple[str, str, str], ...]:
+    """``(stem, prefix, entity type)`` of every prefix ending in ``_`` (``("pym", "pym_",
+    "payment")``), longest first."""
+    owner = {prefix: name for name in registry.types for prefix in registry.prefixes(name)}
+    return tuple(
+        (prefix[:-1], prefix, owner[prefix])
+        for prefix in sorted(owner, key=len, reverse=True)
+        if prefix.endswith("_") and len(prefix) > 1
+    )
+
+
+_stems_memo: tuple[EntityRegistry | None, tuple[tuple[str, str, str], ...]] = (None, ())
+
+
+def _stems_of(registry: EntityRegistry) -> tuple[tuple[str, str, str], ...]:
+    """``_typo_stems`` without hashing the registry on each call (once per not-found row):
+    the last registry's, replaced whole, so concurrent readers never mix two."""
+    global _stems_memo
+    known, stems = _stems_memo
+    if known is not registry:
+        stems = _typo_stems(registry)
+        _stems_memo = (registry, stems)
+    return stems
+
+
+def _stem_typo(token: str, stems: tuple[tuple[str, str, str], ...]) -> bool:
+    """Whether ``token`` is a known prefix missing its ``_`` before a usual body
+    (``pymAbc…``): an ID with a typo, to look up and hint at, not a word to set aside."""
+    return any(token.startswith(stem) and _typical_body(token[len(stem) :]) for stem, *_ in stems)
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether two different strings are one slip apart: a letter changed, dropped or added,
+    or two neighbours swapped (optimal string alignment distance 1)."""
+    if len(a) < len(b):
+        a, b = b, a
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(b))
+    if len(a) == len(b) + 1:
+        return a[at + 1 :] == b[at:]
+    if len(a) != len(b) or at == len(a):
+        return False
+    return a[at + 1 :] == b[at + 1 :] or (
+        a[at : at + 2] == b[at : at + 2][::-1] and a[at + 2 :] == b[at + 2 :]
+    )
+
+
+def _near_prefix(entity_id: str, registry: EntityRegistry) -> tuple[str, str] | None:
+    """``(what looks wrong, the likely ID)`` for an ID whose prefix is one slip away from a
+    known one (``pmy_…``, ``inv-…``, ``pym…`` with no ``_``), else None."""
+    if not entity_id[:1].isalpha():
+        return None
+    # Where the ID's first, second… "_" ends: a head one slip from a prefix with k
+    # underscores ends at the ID's k-th one (a slip of the "_" itself is the stem's case).
+    cuts: list[int] = []
+    at = entity_id.find("_")
+    while at >= 0 and len(cuts) < _MAX_PREFIX_UNDERSCORES:
+        cuts.append(at + 1)
+        at = entity_id.find("_", at + 1)
+    for stem, prefix, entity_type in _stems_of(registry):
+        if entity_id.startswith(stem):
+            rest = entity_id[len(stem) :]
+            if rest[:1] in ("-", ".") and _base62(rest[1:]):
+                return (
+                    f"{rest[0]!r} where {entity_type} IDs have '_' ({prefix})",
+                    prefix + rest[1:],
+                )
+            if _typical_body(rest):
+                return f"no '_' after {stem} ({entity_type} IDs start {prefix})", prefix + rest
+        underscores = prefix.count("_")
+        if underscores > len(cuts) or abs(cuts[underscores - 1] - len(prefix)) > 1:
+            continue
+        cut = cuts[underscores - 1]
+        head, body = entity_id[:cut], entity_id[cut:]
+        if (
+            body
+            and _base62(body)
+            and head[:-1].replace("_", "").isalpha()
+            and _one_slip(head, prefix)
+        ):
+            return f"the prefix {head} is one slip from {prefix} ({entity_type})", prefix + body
+    return None
+
+
+def typo_hint(entity_id: str, entity_type: str | None, registry: EntityRegistry) -> str:
+    """What looks wrong with an ID that was not found, and the likely fix; '' when nothing
+    does. Never a rewrite: the caller looked the ID up as pasted and says so."""
+    if not entity_id:
+        return ""
+    if entity_type is None:
+        near = _near_prefix(entity_id, registry)
+        if near is None:
+            return ""
+        what, likely = near
+        return f"looks like a typo: {what}; did you mean {likely}?"
+    # Called for every not-found row of a bulk resolve: most IDs leave at the length test.
+    prefixes = registry.prefixes(entity_type)
+    prefix = max((p for p in prefixes if entity_id.startswith(p)), key=len, default="")
+    off = len(entity_id) - len(prefix) - TYPICAL_BODY_CHARS
+    if not prefix or not off or abs(off) > BODY_SLACK:
+        return ""
+    body = entity_id[len(prefix) :]
+    if not _base62(body):
+        return ""
+    count = f"{abs(off)} character{'s' if abs(off) != 1 else ''}"
+    usual = f"{entity_type} IDs usually have {TYPICAL_BODY_CHARS} after {prefix}, this has"
+    if off < 0:
+        return f"looks {count} short ({usual} {len(body)}): was the end cut off when copying?"
+    return f"looks {count} too long ({usual} {len(body)}): were characters pasted onto it?"
+
+
+def hint_in(detail: str) -> str:
+    """The typo hint of a not-found row's detail ('' when it has none)."""
+    _, mark, hint = detail.partition(_HINT_MARK)
+    return "looks " + hint if mark else ""
+
+
+def with_hint(detail: str, hint: str) -> str:
+    """A not-found row's detail with ``typo_hint``'s hint appended (for ``hint_in``)."""
+    return f"{detail}{_HINT_MARK}{hint[len('looks ') :]}" if hint else detail
+
+
 _HEADER_ENDINGS = ("id", "ids", "key", "keys")
 
 
@@ -339,9 +533,12 @@ class _Collector:
         self.match = _prefix_matcher(registry)
         self.head = f"{namespace}:" if namespace else None
         self.queries: list[Query] = []
-        self.tokens = 0
+        self.tokens = 0  # ignored words not counted
+        self.ignored = 0  # distinct ignored words
         self._seen_text: set[str] = set()
         self._seen_keys: set[object] = set()
+        self._ignored_text: set[str] = set()
+        self._stems = _typo_stems(registry)
 
     def split_type(self, token: str) -> tuple[str | None, str]:
         if self.head and token.startswith(self.head):
@@ -354,6 +551,13 @@ class _Collector:
             return entity_type, rest
         return None, token
 
+    def _typed(self, token: str) -> bool:
+        """Whether a token names a type or the namespace (``payment:``, ``telemetry:…``): an
+        ID asked for, looked up (or reported invalid) even without a digit or ``_``."""
+        return bool(self.head and token.startswith(self.head)) or (
+            self.split_type(token)[0] is not None
+        )
+
     def known(self, cell: str) -> bool:
         """Whether every token of a table cell has a known type (used to pick the column)."""
         tokens = [_clean(raw) for raw in _TOKEN_RE.findall(cell)]
@@ -365,12 +569,25 @@ class _Collector:
         return bool(tokens)
 
     def classify(self, token: str) -> tuple[Query, object]:
-        """The query for a cleaned token and its de-duplication key (None when invalid)."""
+        """The query for a cleaned token and its de-duplication key (None when invalid or
+        ignored)."""
         if len(token) > MAX_ID_CHARS:
             reason = f"token is {len(token):,} characters long; IDs are at most {MAX_ID_CHARS}"
             return Query(_shown(token), "", None, reason), None
+        if (
+            _ID_MARK_RE.search(token) is None
+            # A look-alike (full-width ``ｐｙｍ＿１``) is an ID mistyped: invalid_id says why.
+            and (token.isascii() or not _ID_MARK_RE.search(unicodedata.normalize("NFKC", token)))
+            and (":" not in token or not self._typed(token))
+            and not _stem_typo(token, self._stems)
+        ):
+            return Query(_shown(token), "", None, ignored_reason(token), IGNORED), None
         if not (token.isascii() and token.isprintable()) and (reason := _bad_character(token)):
             return Query(_shown(token), "", None, reason), None
+        if token[:4] in _RUN_HEADS and self.match(token) is None:
+            run_id = run_query_id(token)
+            if run_id is not None:
+                return Query(token, run_id, None, "", RUN), (RUN, run_id)
         if ":" not in token:
             return Query(token, token, None), token
         entity_type, entity_id = self.split_type(token)
@@ -384,6 +601,7 @@ class _Collector:
 
     def add(self, raw_tokens: Iterable[str]) -> None:
         seen_text, seen_keys, queries = self._seen_text, self._seen_keys, self.queries
+        ignored_text = self._ignored_text
         count = 0
         for raw in raw_tokens:
             token = _clean(raw) if raw[0] in _EDGE or raw[-1] in _EDGE else raw
@@ -391,10 +609,14 @@ class _Collector:
                 continue
             count += 1
             if token in seen_text:
+                if ignored_text and token in ignored_text:
+                    count -= 1
                 continue
             seen_text.add(token)
             if (
-                ":" not in token
+                "_" in token
+                and ":" not in token
+                and (token[0] != "r" or token[:4] != "run_")
                 and len(token) <= MAX_ID_CHARS
                 and token.isascii()
                 and token.isprintable()
@@ -403,9 +625,15 @@ class _Collector:
                 if token in seen_keys:
                     continue
                 seen_keys.add(token)
-                queries.append(_new_tuple(Query, (token, token, None, "")))
+                queries.append(_new_tuple(Query, (token, token, None, "", "")))
                 continue
             query, key = self.classify(token)
+            if query.kind == IGNORED:
+                count -= 1
+                self.ignored += 1
+                ignored_text.add(token)
+                queries.append(query)
+                continue
             if key is not None:
                 if key in seen_keys:
                     continue
@@ -453,8 +681,9 @@ def _sniff(lines: list[str]) -> str | None:
 
 def _table(
     text: str, ids: _Collector, column: str | None
-) -> tuple[str | None, list[str], Iterable[str]] | None:
-    """(column taken, all columns, cells to tokenise) when the text is a table, else None."""
+) -> tuple[str | None, list[str], Iterable[str], tuple[list[list[str]], int] | None] | None:
+    """(column taken, all columns, cells to tokenise, (data rows, ID column index) when the
+    IDs come from one column) when the text is a table, else None."""
     pieces = text.split("\n", _SAMPLE_LINES * 4)[: _SAMPLE_LINES * 4]
     sample = [line for line in pieces if line.strip()][:_SAMPLE_LINES]
     delimiter = _sniff(sample) if len(sample) >= 2 else None
@@ -514,10 +743,59 @@ def _table(
         # other cells empty, is a table of that column, not several IDs per line.
         one_named_column = header_words[index] and sum(1 for hit in hits if hit) < 2
         if not one_named_column and all(ids.known(cell) for cell in cells):
-            return None, names if header else [], (cell for row in data for cell in row)
+            return None, names if header else [], (cell for row in data for cell in row), None
         if not header and width == 2 and not max(hits):
             return None
-    return names[index], names, (row[index] for row in data if index < len(row))
+    return names[index], names, (row[index] for row in data if index < len(row)), (data, index)
+
+
+def _add_keeping(
+    ids: _Collector, names: list[str], data: list[list[str]], index: int
+) -> KeptColumns:
+    """``ids.add_cells`` of the ID column, noting the other cells of the line each new
+    query came from (contract §8). A duplicate adds no query: it keeps its first line's
+    cells. Short lines are padded with empty cells."""
+    queries = ids.queries
+    findall = _TOKEN_RE.findall
+    starts: list[int] = []  # queries made before each line
+
+    def tokens() -> Iterator[str]:
+        # ``add`` asks for a token only once it is done with the last one: the query
+        # count when a line's first token is asked for is the count before that line.
+        for row in data:
+            starts.append(len(queries))
+            if index < len(row):
+                yield from findall(row[index])
+
+    ids.add(tokens())
+    starts.append(len(queries))
+    others = [i for i in range(len(names)) if i != index]
+    width = len(names)
+    pick = itemgetter(*others)
+    if len(others) == 1:
+        pick = lambda row, one=pick: (one(row),)  # noqa: E731 (itemgetter of one: no tuple)
+    kept_names = tuple(names[i] for i in others)
+    first = starts[0]
+    if starts == list(range(first, first + len(data) + 1)):
+        # The usual table: each line gave one new query (one ID a cell, no repeat).
+        try:
+            lines = list(map(pick, data))
+        except IndexError:  # a short line: padded below
+            pass
+        else:
+            texts = map(itemgetter(0), queries[first:])  # Query.text
+            return KeptColumns(kept_names, dict(zip(texts, lines, strict=True)))
+    cells: dict[str, tuple[str, ...]] = {}
+    for row, start, end in zip(data, starts, starts[1:], strict=False):
+        if start == end:
+            continue
+        line = pick(row if len(row) == width else row + [""] * (width - len(row)))
+        if end == start + 1:  # the usual line: one ID
+            cells[queries[start].text] = line
+            continue
+        for query in queries[start:end]:
+            cells[query.text] = line
+    return KeptColumns(kept_names, cells)
 
 
 def _plain_lines(text: str) -> tuple[list[Query], int] | None:
@@ -535,7 +813,9 @@ def _plain_lines(text: str) -> tuple[list[Query], int] | None:
     unique.pop("", None)
     if unique and max(map(len, unique)) > MAX_ID_CHARS:
         return None  # classify words the "too long" error
-    fields = zip(unique, unique, repeat(None), repeat(""))
+    if not all(map(contains, unique, repeat("_"))) or text[:4] == "run_" or "\nrun_" in text:
+        return None  # words to set aside or run IDs: the token loop tells them apart
+    fields = zip(unique, unique, repeat(None), repeat(""), repeat(ENTITY))
     queries = list(map(_new_tuple, repeat(Query), fields))
     return queries, len(lines) - lines.count("")
 
@@ -554,19 +834,31 @@ def parse_ids(
     ids = _Collector(registry, namespace)
     chosen: str | None = None
     columns: list[str] = []
+    kept = KeptColumns((), {})
     json_cells = _json_cells(text)
     if json_cells is not None:
         if column is not None:
             raise InputFormatError(f"no column {column!r}: the input is a JSON list, not a table")
         ids.add_cells(json_cells)
     elif (table := _table(text, ids, column)) is not None:
-        chosen, columns, cells = table
-        ids.add_cells(cells)
+        chosen, columns, cells, rows = table
+        if rows is not None and len(columns) > 1:
+            kept = _add_keeping(ids, columns, *rows)
+        else:
+            ids.add_cells(cells)
     elif (plain := _plain_lines(text)) is not None:
         ids.queries, ids.tokens = plain
     else:
         ids.add(_TOKEN_RE.findall(text))
-    parsed = ParsedIds(ids.queries, ids.tokens, ids.tokens - len(ids.queries), chosen, columns)
+    parsed = ParsedIds(
+        ids.queries,
+        ids.tokens,
+        ids.tokens - len(ids.queries) + ids.ignored,
+        chosen,
+        columns,
+        kept,
+        ids.ignored,
+    )
     if parsed.unique > max_ids:
         raise InputTooLargeError(
             f"{parsed.unique:,} unique IDs pasted; the limit is {max_ids:,} per request"

@@ -34,6 +34,7 @@ class Status(StrEnum):
     INVALID_ID = "invalid_id"
     INVALID_RECORD = "invalid_record"
     ERROR = "error"
+    IGNORED = "ignored"  # pasted text that cannot be an ID (contract §7): never looked up
 
 
 class TelemetryRecord(BaseModel):

@@ -21,7 +21,7 @@ import orjson
 
 from .config import Settings
 from .errors import PartialFetchError, StoreUnavailableError, TelemetryError
-from .ids import Query, _prefix_matcher, parse_ids
+from .ids import IGNORED, RUN, Query, _prefix_matcher, parse_ids, typo_hint, with_hint
 from .keys import make_key, parse_key, scan_pattern
 from .links import run_url_builder
 from .models import (
@@ -33,6 +33,7 @@ from .models import (
 )
 from .record import Facts, interpret
 from .registry import ENTITY_TYPE_RE
+from .reverse import RunScan, ScanProgress, scan_for_runs
 from .store import Store, WrongType
 
 RAW_PREVIEW_CHARS = 200
@@ -194,6 +195,7 @@ def row_result(row: Row) -> Result:
 
 
 _text_of, _entity_id_of, _type_of, _error_of = (itemgetter(i) for i in range(4))  # Query's
+_IGNORED_PLAN = (IGNORED,)  # a query's plan: set aside, nothing read
 
 
 def result_row(result: Result) -> Row:
@@ -210,7 +212,7 @@ class Resolution:
     never need them.
     """
 
-    __slots__ = ("_cells", "_results", "complete", "error", "queries")
+    __slots__ = ("_cells", "_results", "capped", "complete", "error", "queries")
 
     def __init__(
         self,
@@ -221,6 +223,7 @@ class Resolution:
         *,
         rows: list[Row] | None = None,
         cells: list[Cells] | None = None,
+        capped: bool = False,
     ) -> None:
         if cells is None:
             given = rows if rows is not None else [result_row(r) for r in results or ()]
@@ -230,6 +233,9 @@ class Resolution:
         self.queries = queries
         self.complete = complete
         self.error = error
+        # The scan for run IDs stopped at SCAN_MAX_KEYS: ``complete`` is False, and it is
+        # not Redis failing (``lookup`` raises only for that).
+        self.capped = capped
 
     @property
     def rows(self) -> list[Row]:
@@ -305,6 +311,7 @@ class InvalidRecord:
     key: str
     reason: str
     raw: str = ""
+    pttl_ms: int = -1  # the key's remaining TTL as read (-1: none): its time, inferred
 
 
 @dataclass(slots=True)
@@ -355,8 +362,10 @@ class TelemetryReader:
         parsed = parse_ids(text, self.registry, namespace=self.namespace)
         if not parsed.queries:
             return []
-        resolution = self.resolve(parsed.queries[:1])
-        if not resolution.complete:
+        # The first ID, past the words around it; a text of words only: the first word.
+        first = next((q for q in parsed.queries if q.kind != IGNORED), parsed.queries[0])
+        resolution = self.resolve([first])
+        if not resolution.complete and not resolution.capped:
             # Redis failed part-way (e.g. on the TYPE round trip of a non-string key): for
             # one ID that is Redis being unavailable, with the same Retry as a failed read.
             raise StoreUnavailableError(resolution.error)
@@ -364,7 +373,7 @@ class TelemetryReader:
 
     def candidate_keys(self, query: Query) -> list[tuple[str, str]]:
         """``(entity_type, key)`` pairs one query is looked up under."""
-        if query.error:
+        if query.error or query.kind:
             return []
         entity_id = query.entity_id
         entity_type = query.entity_type or self._match(entity_id)
@@ -377,7 +386,8 @@ class TelemetryReader:
         ``(query text, entity type, entity ID)``, what a row needs that the key holds.
 
         A query's plan is its key (a known or explicit type: the usual query),
-        its ``candidate_keys`` (an unknown prefix), or None (an invalid ID).
+        its ``candidate_keys`` (an unknown prefix), None (an invalid ID), or a
+        tuple: ``(RUN, run_id)`` (found by the scan) or ``_IGNORED_PLAN``.
         """
         match, head = self._match, self.namespace + ":"
         direct, shortest = match.direct.get, match.shortest  # type: ignore[attr-defined]
@@ -395,7 +405,10 @@ class TelemetryReader:
         keys = []
         owners: list[Owner] = []
         for query in queries:
-            text, entity_id, entity_type, error = query
+            text, entity_id, entity_type, error, kind = query
+            if kind:
+                plan.append((RUN, entity_id) if kind == RUN else _IGNORED_PLAN)
+                continue
             if error:
                 plan.append(None)
                 continue
@@ -418,8 +431,13 @@ class TelemetryReader:
         *,
         chunk_keys: int = DEFAULT_CHUNK_KEYS,
         progress: ProgressCallback | None = None,
+        scan_progress: ScanProgress | None = None,
     ) -> Resolution:
         """Resolve every query: rows in input order, one per hit (or one per miss).
+
+        Run queries (``run_…``, a run URL) share one scan of the namespace after the
+        entity keys are read (``telemetry.reverse``); ``scan_progress`` gets the keys
+        scanned so far. Ignored words read nothing.
 
         Raises ``StoreUnavailableError`` when Redis fails before anything was read;
         a failure later marks the rest ``error`` and keeps what was resolved.
@@ -468,8 +486,31 @@ class TelemetryReader:
                     progress(done_keys, len(keys))
         finally:
             reader.close()
-        cells = self._rows(queries, plan, found, failed)
-        return Resolution(cells=cells, queries=len(queries), complete=not error, error=error)
+        runs: RunScan | None = None
+        run_ids = [planned[1] for planned in plan if type(planned) is tuple and planned[0] == RUN]
+        if run_ids:
+            try:
+                runs = scan_for_runs(self, run_ids, now=now, progress=scan_progress)
+            except TelemetryError as exc:
+                if keys:  # entity keys were read: keep them, the run rows are errors
+                    runs = RunScan(error=str(exc))
+                    error = error or f"Redis failed before the scan for run IDs: {exc}"
+                else:
+                    raise
+            if runs.error and not error:
+                error = f"the scan for run IDs stopped: Redis failed after {runs.scanned:,} keys"
+                error += f": {runs.error}"
+        capped = False
+        if runs is not None and runs.capped and not runs.error:
+            capped = True
+            error = error or (
+                f"the scan for run IDs stopped at {runs.max_keys:,} keys (SCAN_MAX_KEYS) before "
+                "the end of the namespace: runs with no entity found there are marked error"
+            )
+        cells = self._rows(queries, plan, found, failed, runs)
+        return Resolution(
+            cells=cells, queries=len(queries), complete=not error, error=error, capped=capped
+        )
 
     def _collect(
         self,
@@ -545,11 +586,18 @@ class TelemetryReader:
         plan: list[Any],
         found: dict[str, Cells],
         failed: dict[str, str],
+        runs: RunScan | None = None,
     ) -> list[Cells]:
         rows: list[Cells] = []
         append = rows.append
         for query, planned in zip(queries, plan, strict=True):
             text = query.text
+            if type(planned) is tuple:
+                if planned is _IGNORED_PLAN:
+                    append(_cells(Row(text, Status.IGNORED, detail=query.error)))
+                else:
+                    rows.extend(self._run_rows(text, planned[1], runs))
+                continue
             if type(planned) is str:  # the usual query: a known prefix, one key
                 hit = found.get(planned)
                 if hit is not None:
@@ -584,6 +632,47 @@ class TelemetryReader:
                 append(self._not_found(query, candidates))
         return rows
 
+    def _run_rows(self, text: str, run_id: str, runs: RunScan | None) -> list[Cells]:
+        """The rows of a run query: one ``found`` row per entity whose record points to the
+        run, else one ``not_found`` (the whole namespace read) or ``error`` row (not)."""
+        if runs is None:  # never planned without a scan; be safe anyway
+            runs = RunScan(error="the namespace was not scanned")
+        hits = runs.hits.get(run_id, [])
+        if not hits:
+            status = Status.NOT_FOUND if runs.done else Status.ERROR
+            detail = runs.miss_detail(run_id, self.namespace)
+            return [_cells(Row(text, status, run_id=run_id, detail=detail))]
+        partial = runs.incomplete_note()
+        rows: list[Cells] = []
+        for entity_type, entity_id, facts in hits:
+            run, org, processed, inferred, expires, notes, _ = facts
+            url = self._run_url(run)
+            if url is None:
+                notes = f"{UNLINKED_NOTE}; {notes}" if notes else UNLINKED_NOTE
+            if partial:
+                more = f"other entities may point to this run too: {partial}"
+                notes = f"{notes}; {more}" if notes else more
+            metadata = facts.metadata
+            rows.append(
+                (
+                    text,
+                    _FOUND,
+                    entity_type,
+                    entity_id,
+                    run,
+                    url,
+                    org,
+                    processed,
+                    inferred,
+                    expires,
+                    notes,
+                    make_key(self.namespace, entity_type, entity_id),
+                    None if metadata is NO_METADATA else metadata,
+                    None,
+                )
+            )
+        return rows
+
     def _not_found(self, query: Query, candidates: list[tuple[str, str]]) -> Cells:
         if len(candidates) == 1:
             entity_type, key = candidates[0]
@@ -591,6 +680,7 @@ class TelemetryReader:
                 f"no key {key}: never processed, or expired after the "
                 f"{_duration(self.ttl_seconds)} TTL"
             )
+            hint = typo_hint(query.entity_id, entity_type, self.registry)
         else:
             entity_type = None
             key = None
@@ -599,6 +689,8 @@ class TelemetryReader:
                 f"unknown ID prefix; checked {len(candidates)} entity types ({types}) "
                 f"under {self.namespace}:<type>:{query.entity_id}: none found"
             )
+            hint = typo_hint(query.entity_id, None, self.registry)
+        detail = with_hint(detail, hint)
         return _cells(
             Row(
                 query.text,
@@ -712,7 +804,9 @@ class TelemetryReader:
                 # A malformed key has no entity type: it belongs to no type filter.
                 if wanted is None:
                     invalid.append(
-                        InvalidRecord(key, f"key is not {namespace}:<entity_type>:<entity_id>")
+                        InvalidRecord(
+                            key, f"key is not {namespace}:<entity_type>:<entity_id>", "", pttl
+                        )
                     )
                 continue
             if wanted is not None and entity_type not in wanted:
@@ -722,11 +816,13 @@ class TelemetryReader:
                     odd.append(key)
                 continue
             if type(raw) is WrongType:
-                invalid.append(InvalidRecord(key, f"key holds a Redis {raw}, not a string"))
+                invalid.append(
+                    InvalidRecord(key, f"key holds a Redis {raw}, not a string", "", pttl)
+                )
                 continue
             facts = interpret(entity_type, entity_id, raw, pttl, now, ttl_seconds)
             if type(facts) is str:
-                invalid.append(InvalidRecord(key, facts, preview(raw)))
+                invalid.append(InvalidRecord(key, facts, preview(raw), pttl))
             elif on_record is not None:
                 on_record(entity_type, entity_id, facts)
             else:
@@ -745,12 +841,12 @@ class TelemetryReader:
                     continue  # malformed keys were reported in the first pass
                 if raw is None:
                     batch.invalid.append(
-                        InvalidRecord(key, f"key holds a Redis {kind}, not a string")
+                        InvalidRecord(key, f"key holds a Redis {kind}, not a string", "", pttl)
                     )
                     continue
                 facts = interpret(parts.entity_type, parts.entity_id, raw, pttl, now, ttl_seconds)
                 if type(facts) is str:
-                    batch.invalid.append(InvalidRecord(key, facts))
+                    batch.invalid.append(InvalidRecord(key, facts, "", pttl))
                 elif on_record is not None:
                     on_record(parts.entity_type, parts.entity_id, facts)
                 else:

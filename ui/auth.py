@@ -53,6 +53,7 @@ from telemetry.auth import (
 )
 from telemetry.users import MAX_PASSWORD_BYTES, MAX_USERNAME_LENGTH
 
+from . import render
 from .cache import ProcessCache
 from .format import record_text
 
@@ -317,7 +318,8 @@ def _render_setup_error(exc: AuthConfigError) -> None:
 
 
 def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
-    st.title("Run Lookup")
+    # No heading anchors: each would be a Tab stop (a hover link) before Username.
+    st.title("Run Lookup", anchor=False)
     st.caption("Sign in to see which trigger.dev run processed an entity.")
     if config.demo and config.demo_password:
         st.info(
@@ -331,7 +333,7 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
         level, text = notice
         {"error": st.error, "warning": st.warning}.get(level, st.info)(text)
     with st.form(LOGIN_FORM_KEY, enter_to_submit=True):
-        st.subheader("Sign in")
+        st.subheader("Sign in", anchor=False)
         st.text_input(
             "Username", key=USERNAME_KEY, autocomplete="username", max_chars=MAX_USERNAME_LENGTH
         )
@@ -349,6 +351,7 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
             on_click=_on_login,
             args=(config, authenticator),
         )
+    render.focus_input("Username")  # the first field, as a person expects
 
 
 def _on_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:

@@ -34,19 +34,23 @@ from telemetry import (
     results_csv,
     runs_list_urls,
 )
+from telemetry.columns_kept import KeptRows, kept_rows, with_kept_csv
+from telemetry.ids import RUN
 from telemetry.runs import FAILED_STATUSES, RunOutcome, Unavailable, resolution_runs, runs_csv
 
-from . import context, runs, shell
+from . import context, render, runs, shared_results, shell
 from .context import AppContext
 from .format import record_text
 from .render import Memo, download
-from .tables import RunTable, bulk_table, run_table
+from .tables import RunTable, bulk_table, kept_key, run_table, with_kept
 
 LOG = logging.getLogger(__name__)
 
 TEXT_KEY = "bulk_text"
 FILE_KEY = "bulk_file"
 FILTER_KEY = "bulk_filter"
+SHARE_KEY = "bulk_share"
+CLEAR_KEY = "bulk_clear"
 _PARSE_STATE = "_bulk_parsed"
 _RESULT_STATE = "_bulk_result"
 # Bytes read at most: a 100,000-line CSV with a few of the user's own columns (~12 MB)
@@ -57,6 +61,7 @@ PROGRESS_FROM = 1_000  # queries: smaller inputs resolve in one round trip
 PROGRESS_EVERY = 0.2  # seconds between progress bar updates
 COPY_LINES = 20_000  # lines in the "copy missing IDs" block; the .txt has them all
 LIST_LINKS = 40  # runs-list links shown at most
+RUN_COLUMN_PX = 280  # a whole run_ + 25 characters ID in the grid's font
 EVERY_COLUMN = "(every column)"
 # The run ID is the last run_… in the URL, whatever the configured template.
 RUN_LINK_TEXT = r".*(run_[A-Za-z0-9]+)"
@@ -66,6 +71,7 @@ FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "not_found": ("Not found", (Status.NOT_FOUND.value,)),
     "invalid": ("Invalid", (Status.INVALID_ID.value, Status.INVALID_RECORD.value)),
     "error": ("Errors", (Status.ERROR.value,)),
+    "ignored": ("Set aside", (Status.IGNORED.value,)),
 }
 # Filters on the run status column, offered when run state is on and they match rows.
 RUN_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -113,10 +119,22 @@ class BulkResult:
     csv: Memo
     missing_txt: Memo
     runs: RunsResult | None = None  # asked once per result; None: not asked, or run state off
+    # The input table's other columns (contract §8), in the table and both CSVs.
+    user_columns: KeptRows | None = None
+    file_name: str | None = None  # the uploaded file it came from; None: pasted text
+    shared: shared_results.Shared[BulkResult] | None = None  # its link, once shared
+    display: dict[int, pa.Table] | None = None  # shown tables by id of their source table
 
 
 def page() -> None:
-    """The page ``pages/bulk.py`` runs: inputs, then counts, downloads and the table."""
+    """The page ``pages/bulk.py`` runs: inputs, then counts, downloads and the table.
+
+    The pasted text, the chosen column and the filter persist for the session
+    (``persist_state``), and the result is kept in session state: Bulk → Lookup → Bulk
+    shows the same result without resolving again. A file upload does not survive a
+    page switch (Streamlit drops the file), so its result is shown as kept, "from
+    <file name>", until the user attaches, pastes or clears.
+    """
     ctx = shell.page_context()
     st.title("Bulk resolve")
     paste, upload = st.columns([3, 2], gap="medium")
@@ -128,13 +146,18 @@ def page() -> None:
             placeholder="Paste IDs in any shape: one per line, comma/semicolon/tab separated, "
             'a JSON array, a spreadsheet column, `pym_…`, "pym_…", payment:pym_…\n'
             "Press Ctrl+Enter (or click outside) to resolve.",
+            persist_state="session",
+            on_change=_forget_kept_file,
         )
+        render.focus_input("IDs", tag="textarea")
     with upload:
         file = st.file_uploader(
             "…or a .txt / .csv file",
             type=["txt", "csv", "tsv"],
             key=FILE_KEY,
-            help="For a table, the ID column is guessed; you can pick another.",
+            help="For a table, the ID column is guessed; you can pick another. Its other "
+            "columns are kept: they follow ours in the table and the CSV.",
+            on_change=_forget_kept_file,
         )
         st.caption(f"Up to {ctx.settings.max_ids:,} unique IDs per request.")
 
@@ -147,12 +170,23 @@ def page() -> None:
         icon=":material/play_arrow:",
         help="Look every ID up now (again, if this list was resolved already)",
     )
-    if source is None:
-        st.info(
-            "Paste IDs or attach a file to find the run behind each one. Results stay here while "
-            "you filter and download them.",
-            icon=":material/checklist:",
-        )
+    token = st.query_params.get(shared_results.PARAM)
+    kept = _kept_file_result() if file is None else None
+    if token is not None and (source is not None or again):
+        del st.query_params[shared_results.PARAM]  # the user's own input replaces it
+        token = None
+    if kept is not None and token is None:
+        render_kept(ctx, kept, again=again)
+    elif source is None:
+        if token is not None:
+            render_shared(ctx, token)
+        else:
+            st.info(
+                "Paste IDs or attach a file to find the run behind each one. Results stay "
+                "for the whole session, also when you switch pages, and **Share** makes a "
+                "link for a colleague.",
+                icon=":material/checklist:",
+            )
     elif len(source.data) > MAX_INPUT_BYTES:
         st.error(
             f"The input is {len(source.data) / 1e6:,.1f} MB; at most "
@@ -169,6 +203,61 @@ def page() -> None:
             render_input(ctx, source, again=again)
 
 
+def _forget_kept_file() -> None:
+    """Callback of both inputs: with no file attached, a new paste or a removed attachment
+    ends a kept file's result (an attached file's result is ``resolve``'s business: text
+    edited beside it must not cost a new resolve)."""
+    stored: BulkResult | None = st.session_state.get(_RESULT_STATE)
+    if stored is not None and stored.file_name is not None and not st.session_state.get(FILE_KEY):
+        st.session_state.pop(_RESULT_STATE, None)
+
+
+def _kept_file_result() -> BulkResult | None:
+    """This session's result of a file that is no longer attached (Streamlit drops an
+    upload when its page is left); None when the stored result came from pasted text."""
+    stored: BulkResult | None = st.session_state.get(_RESULT_STATE)
+    return stored if stored is not None and stored.file_name is not None else None
+
+
+def render_kept(ctx: AppContext, result: BulkResult, *, again: bool) -> None:
+    """A file's result kept for the session, with where it came from and a way out."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.info(
+            f"Showing the result from {record_text(result.file_name or '', code=True)}, resolved "
+            "earlier in this session (the file itself is not kept across pages). Attach a file "
+            "or edit the pasted text to resolve something else.",
+            icon=":material/history:",
+        )
+        st.button("Clear", key=CLEAR_KEY, on_click=_forget_kept_file, icon=":material/close:")
+    if again:
+        st.caption("**Resolve** needs the file: attach it again to look its IDs up anew.")
+    with context.edge():
+        render_result(ctx, result)
+
+
+def render_shared(ctx: AppContext, token: str) -> None:
+    """A result a colleague shared (``/bulk?r=<token>``), or why the link shows nothing."""
+    shared = shared_results.STORE.lookup(token)
+    if shared is None:
+        hours = shared_results.KEEP_SECONDS // 3600
+        st.warning(
+            f"This shared link has expired or is unknown: shared results are kept {hours} h "
+            "and are forgotten when the app restarts. Ask for a new link, or paste the IDs.",
+            icon=":material/link_off:",
+        )
+        return
+    made = time.strftime("%Y-%m-%d %H:%M", time.gmtime(shared.created))
+    until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(shared.expires))
+    st.info(
+        f"Shared by **{record_text(shared.by, 100)}** at {made} UTC: "
+        f"{record_text(shared.label)}. The link works until {until} UTC. Paste IDs or attach "
+        "a file to resolve your own.",
+        icon=":material/share:",
+    )
+    with context.edge():
+        render_result(ctx, shared.value, share=False)
+
+
 def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
     """Parse (column picker for a table), resolve, then counts, downloads and the table."""
     parsed, column = choose_column(ctx, source)
@@ -179,7 +268,15 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
             icon=":material/inbox:",
         )
         return
-    result = resolve(ctx, source, parsed, column, again=again)
+    render_result(ctx, resolve(ctx, source, parsed, column, again=again))
+
+
+def render_result(ctx: AppContext, result: BulkResult, *, share: bool = True) -> None:
+    """Counts, run state, downloads, the share link and the table of one result.
+
+    ``share`` False: a result someone shared; it is shown as it was shared (trigger.dev
+    is not asked again for it, and it is not shared on).
+    """
     if not result.resolution.complete:
         st.warning(
             f"Incomplete: {record_text(result.resolution.error)} Rows that were not read "
@@ -188,16 +285,18 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
         )
     render_counts(result)
     section = st.container()
-    if result.runs is None and runs.enabled(ctx):
+    if share and result.runs is None and runs.enabled(ctx):
         # The Redis rows stay on screen while trigger.dev answers (no widgets here: the
         # filter and downloads come once, below, with the run columns).
         preview = st.empty()
+        shown = displayed(result, result.table)
         preview.dataframe(
-            result.table,
+            shown,
             hide_index=True,
-            column_order=_order(result, None),
-            column_config=COLUMN_CONFIG,
+            column_order=[name for name in _order(result, None) if name in shown.column_names],
+            column_config=_column_config(result),
             height=420 if result.table.num_rows > 10 else "auto",
+            placeholder=EMPTY_CELL,
         )
         with section:
             result.runs = ask_runs(ctx, result)
@@ -206,7 +305,58 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
         with section:
             render_runs(result.runs)
     render_downloads(result, ctx)
+    if share:
+        render_share(ctx, result)
     render_table(result)
+
+
+def render_share(ctx: AppContext, result: BulkResult) -> None:
+    """**Share**: a link to this result for colleagues who are signed in, kept a day."""
+    if result.shared is None or shared_results.STORE.lookup(result.shared.token) is None:
+        st.button(
+            "Share",
+            key=SHARE_KEY,
+            icon=":material/share:",
+            on_click=_share,
+            args=(result,),
+            help=f"A link to this result for signed-in colleagues, kept "
+            f"{shared_results.KEEP_SECONDS // 3600} h",
+        )
+        if result.shared is not None:
+            st.caption("The earlier link has expired: **Share** makes a new one.")
+        return
+    shared = result.shared
+    until = time.strftime("%Y-%m-%d %H:%M", time.gmtime(shared.expires))
+    st.code(share_link(shared.token), language=None)
+    st.caption(
+        f"Copy link (icon on the right): anyone signed in can open this result until {until} "
+        "UTC. It is kept in the app's memory: a restart forgets it."
+    )
+
+
+def _share(result: BulkResult) -> None:
+    """The Share button's callback: keep the result under a new token."""
+    parsed = result.parsed
+    label = (
+        f"{parsed.unique:,} IDs from {result.file_name}"
+        if result.file_name is not None
+        else f"{parsed.unique:,} pasted IDs"
+    )
+    by = str(st.session_state.get("username") or "someone")
+    shared = shared_results.STORE.share(result, rows=result.table.num_rows, by=by, label=label)
+    if shared is None:
+        st.toast(
+            f"Too large to share: at most {shared_results.MAX_ROWS:,} rows are kept. "
+            "Download the CSV instead.",
+            icon=":material/block:",
+        )
+        return
+    result.shared = shared
+
+
+def share_link(token: str) -> str:
+    """The absolute link to a shared result (relative when the browser's URL is unknown)."""
+    return render.this_page_url({shared_results.PARAM: token}, fallback_path="/bulk")
 
 
 def read_input(text: str | None, upload: Any) -> BulkInput | None:
@@ -264,6 +414,7 @@ def choose_column(ctx: AppContext, source: BulkInput) -> tuple[ParsedIds, str | 
         index=options.index(default),
         key=f"bulk_column_{source.digest[:12]}",
         help="The input is a table; pick the column that holds the IDs.",
+        persist_state="session",
     )
     if chosen == default:
         return guess, guess.column
@@ -298,10 +449,25 @@ def resolve(
         shown[0] = time.monotonic()
         bar.progress(done / max(total, 1), text=f"Resolving… {done:,} of {total:,} keys read")
 
-    resolution = ctx.reader.resolve(parsed.queries, progress=progress)
+    runs_pasted = sum(1 for query in parsed.queries if query.kind == RUN)
+    note = st.empty() if runs_pasted else None
+
+    def scan_progress(scanned: int) -> None:
+        if note is None or time.monotonic() - shown[0] < PROGRESS_EVERY:
+            return
+        shown[0] = time.monotonic()
+        note.caption(
+            f"Looking for the entities of {runs_pasted:,} pasted run ID"
+            f"{'s' if runs_pasted != 1 else ''}… {scanned:,} keys scanned"
+        )
+
+    resolution = ctx.reader.resolve(parsed.queries, progress=progress, scan_progress=scan_progress)
+    if note is not None:
+        note.empty()
     if bar is not None:
         bar.empty()
     result = _result(key, parsed, resolution, ctx)
+    result.file_name = source.file_name
     st.session_state[_RESULT_STATE] = result
     return result
 
@@ -309,6 +475,8 @@ def resolve(
 def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext) -> BulkResult:
     # Built from the resolution's rows: no Result objects for a page of 100,000 rows.
     table, found_runs, missing = bulk_table(resolution)
+    user_columns = kept_rows(parsed, resolution)
+    table = with_kept(table, user_columns)
     counts = resolution.counts
     template = ctx.settings.runs_list_url_template
     found = len(found_runs) > 0
@@ -324,8 +492,9 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
         runs_list=runs_list,
         found_runs=pc.count_distinct(found_runs).as_py() if found else 0,
         unlinked="run_id" in table.column_names,
-        csv=Memo(lambda: results_csv(resolution).encode("utf-8")),
+        csv=Memo(lambda: with_kept_csv(results_csv(resolution), user_columns).encode("utf-8")),
         missing_txt=Memo(lambda: missing_text.encode("utf-8")),
+        user_columns=user_columns,
     )
 
 
@@ -377,7 +546,11 @@ def ask_runs(ctx: AppContext, result: BulkResult) -> RunsResult | None:
         requests=requests,
         as_of=time.time(),
         demo=demo,
-        csv=Memo(lambda: runs_csv(resolution, outcomes).encode("utf-8")),
+        csv=Memo(
+            lambda: with_kept_csv(runs_csv(resolution, outcomes), result.user_columns).encode(
+                "utf-8"
+            )
+        ),
     )
 
 
@@ -440,11 +613,23 @@ def render_runs(result: RunsResult) -> None:
 
 COLUMN_CONFIG = {
     "query": st.column_config.TextColumn("Query", help="The ID as pasted"),
+    "lookup": st.column_config.LinkColumn(
+        "Lookup",
+        display_text="Open",
+        width="small",
+        help="Opens this row's entity on the Lookup page (in a new tab)",
+    ),
     "status": st.column_config.TextColumn("Status"),
     "entity_type": st.column_config.TextColumn("Entity type"),
-    "entity_id": st.column_config.TextColumn("Entity ID"),
+    "entity_id": st.column_config.TextColumn(
+        "Entity ID", help="Shown where it differs from the query as pasted"
+    ),
+    # A fixed width: sized from the first rows (maybe not found, so empty) it cut run IDs.
     "run": st.column_config.LinkColumn(
-        "Run", display_text=RUN_LINK_TEXT, help="Opens the run in the Trigger.dev dashboard"
+        "Run",
+        display_text=RUN_LINK_TEXT,
+        width=RUN_COLUMN_PX,
+        help="Opens the run in the Trigger.dev dashboard",
     ),
     "run_id": st.column_config.TextColumn(
         "Run ID (no link)", help="Run IDs not of the form run_<letters/digits> get no link"
@@ -478,6 +663,7 @@ COLUMN_CONFIG = {
 # visible on a laptop screen without scrolling sideways.
 _ORDER = (
     "query",
+    "lookup",
     "status",
     "run",
     "entity_type",
@@ -495,12 +681,25 @@ _RUN_ORDER = ("run_status", "run_error", "task")
 def _order(result: BulkResult, runs_result: RunsResult | None) -> list[str]:
     order = list(_ORDER)
     if result.unlinked:
-        order.insert(5, "run_id")
+        order.insert(order.index("entity_id") + 1, "run_id")
     if runs_result is not None:
         at = order.index("run") + 1
         order[at:at] = _RUN_ORDER
         order.insert(order.index("detail"), "run_finished_at")
+    if result.user_columns is not None:
+        order.extend(kept_key(name) for name in result.user_columns.names)  # after ours
     return order
+
+
+def _column_config(result: BulkResult) -> dict[str, Any]:
+    """``COLUMN_CONFIG`` and the user's own columns, labelled with their CSV names."""
+    if result.user_columns is None:
+        return COLUMN_CONFIG
+    kept = {
+        kept_key(name): st.column_config.TextColumn(name, help="From your input's own columns")
+        for name in result.user_columns.names
+    }
+    return {**COLUMN_CONFIG, **kept}
 
 
 def render_counts(result: BulkResult) -> None:
@@ -516,20 +715,30 @@ def render_counts(result: BulkResult) -> None:
     ]
     if counts[Status.ERROR.value]:
         cells.append(("Errors", counts[Status.ERROR.value], "Not read: Redis failed"))
+    if parsed.ignored:
+        help_text = "Words that cannot be IDs (no '_', no digit): not looked up"
+        cells.append(("Set aside", parsed.ignored, help_text))
     with st.container(horizontal=True, gap="medium"):
         for label, value, help_text in cells:
             st.metric(label, f"{value:,}", help=help_text, border=True)
-    rows = len(result.resolution)
+    if parsed.ignored:
+        with st.expander(f"Set aside ({parsed.ignored:,}): words that cannot be IDs"):
+            st.caption(
+                "Text around the IDs (no '_' and no digit): never looked up, never counted as "
+                "missing."
+            )
+            st.code(" ".join(parsed.ignored_words), language=None, wrap_lines=True)
+    rows = len(result.resolution) - parsed.ignored
     if rows > parsed.unique:
         st.caption(
-            f"{rows - parsed.unique:,} extra rows: IDs with no known prefix "
-            "that exist under several entity types get one row per match."
+            f"{rows - parsed.unique:,} extra rows: IDs with no known prefix that exist under "
+            "several entity types, and run IDs several entities point to, get one row per match."
         )
 
 
 def render_table(result: BulkResult) -> None:
     counts, runs_result = result.counts, result.runs
-    table = result.table if runs_result is None else runs_result.view.table
+    table = displayed(result, result.table if runs_result is None else runs_result.view.table)
     sizes = {
         name: (table.num_rows if not statuses else sum(counts[s] for s in statuses))
         for name, (_, statuses) in FILTERS.items()
@@ -560,10 +769,51 @@ def render_table(result: BulkResult) -> None:
     st.dataframe(
         shown,
         hide_index=True,
-        column_order=_order(result, runs_result),
-        column_config=COLUMN_CONFIG,
+        column_order=[name for name in _order(result, runs_result) if name in table.column_names],
+        column_config=_column_config(result),
         height=420 if shown.num_rows > 10 else "auto",
+        placeholder=EMPTY_CELL,
     )
+
+
+# Characters of an ID that would end or change a ?id= value; "%" first, so that the
+# escapes added after it are not escaped again.
+_URL_ESCAPES = (("%", "%25"), ("&", "%26"), ("#", "%23"), ("+", "%2B"), (" ", "%20"))
+_URL_SPECIAL = "[%&#+ ]"
+# What the grid shows for a missing value (its default is the text "None").
+EMPTY_CELL = ""
+
+
+def displayed(result: BulkResult, table: pa.Table) -> pa.Table:
+    """What the grid shows of ``table`` (built once per result and table):
+
+    - a **Lookup** link per row with an entity ID (``./?id=<type>:<id>``: the Lookup page,
+      under any base URL path, of exactly that row's key);
+    - **Entity ID** only where it differs from Query (the usual bare ID is its own entity
+      ID), and no column at all when it never does.
+
+    ~20 ms for 100,000 rows; empty cells are the grid's ``placeholder``, no copy.
+    """
+    cache = result.display if result.display is not None else {}
+    result.display = cache
+    shown = cache.get(id(table))
+    if shown is not None:
+        return shown
+    entity_type = table["entity_type"].cast(pa.string())
+    entity_id = table["entity_id"]
+    link = pc.binary_join_element_wise("./?id=", entity_type, ":", entity_id, "")
+    if pc.any(pc.match_substring_regex(link, _URL_SPECIAL)).as_py():
+        for char, escape in _URL_ESCAPES:
+            link = pc.replace_substring(link, char, escape)
+    same = pc.fill_null(pc.equal(table["query"], entity_id), True)
+    shown = table.add_column(table.column_names.index("query") + 1, "lookup", link)
+    at = shown.column_names.index("entity_id")
+    if pc.all(same).as_py():
+        shown = shown.remove_column(at)
+    else:
+        shown = shown.set_column(at, "entity_id", pc.if_else(same, None, entity_id))
+    cache[id(table)] = shown
+    return shown
 
 
 def render_downloads(result: BulkResult, ctx: AppContext) -> None:
@@ -573,6 +823,9 @@ def render_downloads(result: BulkResult, ctx: AppContext) -> None:
         csv, what, command = result.csv, "the contract's columns", "resolve"
     else:
         csv, what, command = runs_result.csv, "the six run-state columns too", "resolve --runs"
+    if result.user_columns is not None:
+        what += " and your input's own columns after them"
+        command += " --keep-columns"
     with st.container(horizontal=True, gap="small"):
         download(
             "Results CSV",
@@ -601,10 +854,6 @@ def render_downloads(result: BulkResult, ctx: AppContext) -> None:
                 )
     if result.runs_list:
         _open_links(f"{result.found_runs:,} found runs", result.found_runs, result.runs_list)
-    elif result.found_runs and not ctx.settings.runs_list_url_template:
-        st.caption(
-            "Set `RUNS_LIST_URL_TEMPLATE` to open the found runs in the dashboard's list view."
-        )
     if runs_result is not None and runs_result.failed_list:
         failed = len(runs_result.view.failed_run_ids)
         noun = f"{failed:,} failed run{'s' if failed != 1 else ''}"

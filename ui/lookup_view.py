@@ -1,12 +1,18 @@
-"""The Lookup page: one ID in (bound to ?id=…), the run that processed it out.
+"""The Lookup page: one ID in (kept in ?id=…), the run that processed it out.
 
 ``pages/lookup.py`` calls :func:`page`; the rest renders one result card per
 row, the session's history and the demo examples.
+
+The box holds the clean ID, not the raw paste: ``"payment:pym_…",`` becomes
+``payment:pym_…`` (the first token, unwrapped, as ``parse_ids`` reads it — the same
+lookup). The URL follows the box through ``st.query_params`` rather than the
+widget's ``bind="query-params"``: a bound widget *replaces* the browser's history
+entry, while a query parameter set from Python *pushes* one — so Back steps through
+the lookups, and a Back (or a deep link) sets the box from the URL.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,7 +21,9 @@ from typing import Any
 
 import streamlit as st
 
-from telemetry import Result, Status, is_linkable, make_key
+from telemetry import Result, Status, TelemetryError, is_linkable, make_key, parse_ids
+from telemetry.ids import IGNORED, hint_in
+from telemetry.reverse import run_query_id
 
 from . import context, render, run_panel, runs, shell
 from .cache import ProcessCache
@@ -39,42 +47,111 @@ HISTORY_PILLS = "lookup_history_pick"
 # the middle goes, so the prefix and the tail stay.
 HISTORY_LABEL_CHARS = 18
 EXAMPLE_PILLS = "lookup_example_pick"
-_SEVERAL_RE = re.compile(r"\S[\s,;|]+\S")
+_URL_STATE = "_lookup_url_id"  # the ?id= value the box last followed or wrote
+_SEVERAL_STATE = "_lookup_several"  # the last paste held several IDs (a one-run note)
 _HIT = (Status.FOUND, Status.INVALID_RECORD)
 
 
 def page() -> None:
     ctx = shell.page_context()
     st.title("Lookup")
+    follow_url(ctx)
     main, side = st.columns([3, 1], gap="large")
     with main:
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
         text = row.text_input(
             INPUT_LABEL,
             key=INPUT_KEY,
-            bind="query-params",
             placeholder="pym_…, payment:pym_… or telemetry:payment:pym_… — press Enter",
             help="Any shape works: a bare ID, type:ID, the full Redis key, or a quoted or "
-            "backticked ID. The URL keeps the ID, so a lookup can be shared as a link.",
+            "backticked ID; the box keeps the clean ID. The URL keeps it too, so a lookup "
+            "can be shared as a link, and Back steps through your lookups.",
+            on_change=_clean_box,
+            args=(ctx,),
         )
         # Enter is enough; the button is for the mouse (and runs the same lookup).
         row.button("Look up", type="primary", icon=":material/search:")
+        if text.strip():
+            with row:
+                render.copy_button(
+                    "Copy link",
+                    lookup_link(text.strip()),
+                    help="A link to this lookup for a colleague (they sign in to open it)",
+                )
         render.focus_input(INPUT_LABEL)
         if ctx.settings.demo:
             render_examples(demo_examples(ctx))
-        if text.strip():
-            if several_ids(text):
-                st.caption("Only the first ID is looked up here; paste lists on **Bulk resolve**.")
+        if st.session_state.pop(_SEVERAL_STATE, False):
+            st.caption("Only the first ID is looked up here; paste lists on **Bulk resolve**.")
+        text = text.strip()
+        sync_url(text)
+        if text:
             with context.edge():
-                results = ctx.reader.lookup(text)
+                results = lookup(ctx, text)
                 remember(text, results)
                 render_results(text, results, ctx)
     with side:
         render_history()
 
 
+def clean_id(ctx: AppContext, text: str) -> tuple[str, bool]:
+    """The ID ``text`` is looked up by, in the shape it was written (``payment:pym_…``,
+    ``pym_…``, a full key), without quotes, backticks, separators or what follows the
+    first ID (``text`` itself, stripped, when it holds no ID); and whether ``text`` held
+    more than one ID."""
+    settings = ctx.settings
+    try:
+        parsed = parse_ids(text, settings.registry, namespace=settings.telemetry_namespace)
+    except TelemetryError:
+        return text.strip(), False
+    # Words around the ID ("hey, can you check pym_1") are set aside, never the box's ID.
+    first = next((q for q in parsed.queries if q.kind != IGNORED), None)
+    if first is None:
+        return text.strip(), False
+    return first.text, parsed.tokens > 1
+
+
+def _set_box(ctx: AppContext, raw: str) -> None:
+    """Put the clean ID of ``raw`` in the box (before it renders), noting a list."""
+    clean, several = clean_id(ctx, raw)
+    st.session_state[_SEVERAL_STATE] = several
+    st.session_state[INPUT_KEY] = clean
+
+
+def _clean_box(ctx: AppContext) -> None:
+    """The box's callback (before the run): keep the clean ID in it, not the raw paste."""
+    _set_box(ctx, str(st.session_state.get(INPUT_KEY) or ""))
+
+
+def follow_url(ctx: AppContext) -> None:
+    """Before the box renders: a ?id= the page did not write itself (Back/Forward, a deep
+    link, a shared link) sets the box; so does coming back from another page (the box's
+    state is gone then, the last lookup is shown again)."""
+    url = st.query_params.get(INPUT_KEY, "")
+    last = st.session_state.get(_URL_STATE)
+    if not url and last and INPUT_KEY not in st.session_state:
+        st.session_state[INPUT_KEY] = last  # back from another page: the last lookup
+    elif url != last:
+        _set_box(ctx, url)
+
+
+def sync_url(text: str) -> None:
+    """Put the box's ID in ?id= (a new browser history entry), or take it out."""
+    if st.query_params.get(INPUT_KEY, "") != text:
+        if text:
+            st.query_params[INPUT_KEY] = text
+        else:
+            del st.query_params[INPUT_KEY]
+    st.session_state[_URL_STATE] = text
+
+
+def lookup_link(text: str) -> str:
+    """The absolute link to this lookup (relative when the browser's URL is unknown)."""
+    return render.this_page_url({INPUT_KEY: text}, fallback_path="/")
+
+
 def set_input(text: str) -> None:
-    """Look ``text`` up on the next run (the input is bound to ?id=, so the URL follows)."""
+    """Look ``text`` up on the next run (the page then puts it in ?id=)."""
     st.session_state[INPUT_KEY] = text
 
 
@@ -95,11 +172,6 @@ def _unique_labels(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
             candidate, n = f"{label} ({n})", n + 1
         out[candidate] = value
     return out
-
-
-def several_ids(text: str) -> bool:
-    """Whether the input looks like a list (only its first ID is looked up here)."""
-    return _SEVERAL_RE.search(text.strip()) is not None
 
 
 _OUTCOME_ICONS = {
@@ -176,6 +248,29 @@ def render_examples(examples: Sequence[tuple[str, str]]) -> None:
     )
 
 
+# A run's entities take a scan of the namespace: kept a short while, so rerunning the page
+# (any click on it) does not scan again. An entity ID is one read and is never kept.
+RUN_LOOKUP_TTL_SECONDS = 30.0
+_RUN_LOOKUPS: ProcessCache[tuple[str, str], list[Result]] = ProcessCache(
+    "run lookups", max_entries=32, ttl=RUN_LOOKUP_TTL_SECONDS
+)
+
+
+def lookup(ctx: AppContext, text: str) -> list[Result]:
+    """``ctx.reader.lookup(text)``; for a run ID or run URL with a spinner while the namespace
+    is scanned, and the answer kept ``RUN_LOOKUP_TTL_SECONDS`` unless a row is an error."""
+    if run_query_id(text) is None:
+        return ctx.reader.lookup(text)
+    key = (ctx.key, text)
+    results = _RUN_LOOKUPS.get(key)
+    if results is None:
+        with st.spinner("Looking for the entities whose record points to this run…"):
+            results = ctx.reader.lookup(text)
+        if all(r.status is not Status.ERROR for r in results):
+            _RUN_LOOKUPS.put(key, results)
+    return results
+
+
 def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> None:
     if not results:
         st.warning(
@@ -186,6 +281,19 @@ def render_results(text: str, results: Sequence[Result], ctx: AppContext) -> Non
         return
     now = time.time()
     hits = [r for r in results if r.status in _HIT]
+    run_id = run_query_id(results[0].query)
+    if run_id is not None and results[0].entity_id != results[0].query:
+        # A run ID or run URL, looked up the other way round: the entities pointing to it.
+        if hits:
+            noun = "entity points" if len(hits) == 1 else "entities point"
+            st.info(
+                f"Run {record_text(run_id, code=True)}: **{len(hits)} {noun}** to it.",
+                icon=":material/account_tree:",
+            )
+        for result in results:
+            with st.container(border=len(hits) > 1):
+                render_result(result, ctx, now)
+        return
     if len(hits) > 1:
         st.info(
             f"{record_text(results[0].query, code=True)} has no known ID prefix and exists under "
@@ -209,6 +317,12 @@ def render_result(result: Result, ctx: AppContext, now: float) -> None:
         _invalid_record(result)
     elif result.status is Status.INVALID_ID:
         st.error(f"**Not an ID** — {record_text(result.detail)}", icon=":material/block:")
+    elif result.status is Status.IGNORED:
+        st.info(
+            f"**Not looked up:** {record_text(result.query, code=True)} is "
+            f"{record_text(result.detail)}. Paste an ID such as `pym_…` or a run ID `run_…`.",
+            icon=":material/text_fields:",
+        )
     else:
         st.error(record_text(result.detail), icon=":material/error:")
 
@@ -300,6 +414,12 @@ def _not_found(result: Result, ctx: AppContext, now: float) -> None:
     st.warning(
         f"**Not found:** {record_text(result.query, code=True)}", icon=":material/search_off:"
     )
+    if result.entity_id is None and result.run_id:  # a run ID no record points to
+        st.markdown(record_text(result.detail))
+        return
+    hint = hint_in(result.detail)
+    if hint:
+        st.info(f"**This ID {record_text(hint)}**", icon=":material/spellcheck:")
     if result.key:
         keys = [result.key]
     else:

@@ -1,4 +1,4 @@
-"""Run state in the app (issue #14): the trigger.dev client, its short caches, the admin hint.
+"""Run state in the app (issue #14): the trigger.dev client, its short caches.
 
 Where run state comes from
     ``TRIGGER_SECRET_KEY`` set: the API at ``TRIGGER_API_URL``. Demo mode
@@ -52,7 +52,6 @@ FAILURE_TTL_SECONDS = 5.0
 PAGE_MAX_WAIT_SECONDS = 20.0
 PAGE_READ_TIMEOUT = 8.0
 PAGE_MAX_RETRIES = 1
-_HINT_STATE = "_run_lookup_runs_hint_shown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,16 +156,3 @@ def lookup_state(ctx: AppContext, run_id: str) -> tuple[RunOutcome, float] | Non
 def forget(ctx: AppContext, run_id: str) -> None:
     """Drop a Lookup's cached answer: the next run asks trigger.dev again (a refresh button)."""
     _LOOKUPS.pop((ctx.key, run_id))
-
-
-def hint_once(ctx: AppContext) -> None:
-    """With run state off, tell the admin how to switch it on: once per session, as a toast."""
-    if enabled(ctx) or st.session_state.get(_HINT_STATE):
-        return
-    st.session_state[_HINT_STATE] = True
-    st.toast(
-        "Run state is off: set `TRIGGER_SECRET_KEY` (a trigger.dev secret key) to show each "
-        "run's status, task and error — see the README, *Run state from trigger.dev*.",
-        icon=":material/info:",
-        duration="long",
-    )

@@ -18,7 +18,7 @@ import streamlit as st
 
 from telemetry import ConfigError
 
-from . import context, render, runs
+from . import context, render
 from .auth import render_account, require_user
 from .context import AppContext
 from .format import record_text
@@ -75,12 +75,12 @@ def main() -> None:
         if conn is not None:
             render.sidebar_status(settings, conn)
         render_account(settings)
+        render.sidebar_setup(settings)
 
     if ctx is None:
         st.stop()
     if settings.demo:
         render.demo_banner(settings)
-    runs.hint_once(ctx)
     if conn is not None and conn.error is not None:
         context.show_error(conn.error)
         st.stop()

@@ -3,13 +3,13 @@ serialises them on a rerun (no pandas conversion), and filtering costs no copy.
 
 ``summary_tables`` holds the Summary page's tables (and ``ui.charts`` the data
 of its charts); the Bulk page's results table is ``bulk_table``, and ``run_table``
-adds its run-state columns.
+adds its run-state columns and ``with_kept`` the user's own (contract §8).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from telemetry import Resolution, Result, Status, Summary
+from telemetry.columns_kept import KeptRows
 from telemetry.reader import result_row, row_micros, row_time
 from telemetry.runs import (
     FAILED_STATUSES,
@@ -37,6 +38,12 @@ UNKNOWN = "(unknown)"  # an organization ID that records do not carry
 
 def org_label(org: str) -> str:
     return org or UNKNOWN
+
+
+def org_text(org: str, names: Mapping[str, str] | None) -> str:
+    """An organization's label: its ID, and its name beside it when ``ORG_NAMES_PATH`` maps it."""
+    name = names.get(org) if names and org else None
+    return f"{org_label(org)} — {name}" if name else org_label(org)
 
 
 def arrow(frame: pd.DataFrame) -> pa.Table:
@@ -61,7 +68,7 @@ class SummaryTables:
     invalid_examples: pa.Table
 
 
-def summary_tables(summary: Summary) -> SummaryTables:
+def summary_tables(summary: Summary, names: Mapping[str, str] | None = None) -> SummaryTables:
     by_type = summary.by_type
     statuses = sorted(summary.statuses.items(), key=lambda item: (item[0][0], -item[1]))
     status_frame = pd.DataFrame(
@@ -75,7 +82,7 @@ def summary_tables(summary: Summary) -> SummaryTables:
     reasons = summary.invalid_reasons.most_common()
     examples = summary.invalid_examples
     return SummaryTables(
-        pivot=arrow(_pivot(summary)),
+        pivot=arrow(_pivot(summary, names)),
         statuses=arrow(status_frame),
         invalid_reasons=pa.table(
             {"reason": [r for r, _ in reasons], "records": [n for _, n in reasons]},
@@ -98,10 +105,11 @@ def summary_tables(summary: Summary) -> SummaryTables:
     )
 
 
-def _pivot(summary: Summary) -> pd.DataFrame:
-    """Organizations × entity types (records), busiest organization first.
+def _pivot(summary: Summary, names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Organizations × entity types (records), busiest organization first; with ``names``
+    a ``Name`` column beside the ID.
 
-    The two fixed columns are capitalised: entity types are lower snake case,
+    The fixed columns are capitalised: entity types are lower snake case,
     so no type (``organization`` is one) can collide with them.
     """
     if not summary.groups:
@@ -118,7 +126,11 @@ def _pivot(summary: Summary) -> pd.DataFrame:
     )
     table.columns.name = None
     table.insert(0, "Total", table.sum(axis=1))
-    return table.sort_values("Total", ascending=False).reset_index()
+    table = table.sort_values("Total", ascending=False).reset_index()
+    if names is not None:
+        ids = ["" if org == UNKNOWN else org for org in table["Organization"]]
+        table.insert(1, "Name", [names.get(org, "") if org else "" for org in ids])
+    return table
 
 
 # -- the Bulk page's results table ---------------------------------------------
@@ -284,3 +296,23 @@ def run_table(
         unknown=unknown,
         failed_run_ids=list(failed),
     )
+
+
+# -- the Bulk page's kept input columns (contract §8, issue #15) ------------------------
+
+KEPT_PREFIX = "input:"  # a kept column's key: never one of the table's own (none has ":")
+
+
+def kept_key(name: str) -> str:
+    """The table key of a kept column (its label is ``name``, the CSV's header)."""
+    return KEPT_PREFIX + name
+
+
+def with_kept(table: pa.Table, kept: KeptRows | None) -> pa.Table:
+    """``table`` with the user's own columns appended as text, one per kept name."""
+    if kept is None:
+        return table
+    columns = list(zip(*kept.rows, strict=True)) if kept.rows else [()] * len(kept.names)
+    for name, cells in zip(kept.names, columns, strict=True):
+        table = table.append_column(kept_key(name), pa.array(cells, type=_TEXT))
+    return table

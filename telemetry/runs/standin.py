@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -293,6 +295,7 @@ class TriggerStandIn:
         self.malformed = 0
         self.requests: list[Request] = []
         self.most_at_once = 0  # the most requests it was answering at the same time
+        self._connections: set[socket.socket] = set()
         self._active = 0
         self.url = ""
         self.env = {"id": "env_" + hashlib.sha256(key.encode()).hexdigest()[:20], "name": _env(key)}
@@ -346,6 +349,16 @@ class TriggerStandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: tests read ``requests`` instead."""
 
+            def setup(self) -> None:
+                super().setup()
+                with standin._lock:
+                    standin._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with standin._lock:
+                    standin._connections.discard(self.connection)
+                super().finish()
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -360,7 +373,14 @@ class TriggerStandIn:
         return self
 
     def stop(self) -> None:
-        """Stop listening (requests still sleeping in ``slow`` are abandoned)."""
+        """Stop listening and drop every open connection, as a server that went away does
+        (a client's pooled keep-alive connection would otherwise still be answered);
+        requests still sleeping in ``slow`` are abandoned."""
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -56,6 +56,7 @@ LOGIN_PAGE_TYPES = {
     "text_input",
     "button",
     "component_instance",  # the cookie manager (no output under AppTest)
+    "html",  # the constant script that focuses Username (asserted below)
 }
 # The harness's own traffic: INFO for the statistics, CONFIG RESETSTAT.
 HARNESS_COMMANDS = {"info", "config|resetstat"}
@@ -157,6 +158,9 @@ def assert_login_page_only(at: AppTest) -> None:
     assert [b.key for b in at.button] == [gate.SUBMIT_KEY]
     assert len(at.sidebar.children) == 0  # no navigation, no account box, no status
     assert [t.value for t in at.title] == ["Run Lookup"]
+    # The only HTML is the focus script: a constant naming the Username box, no data.
+    scripts = [node.proto.body for node in at.get("html")]
+    assert all('input[aria-label=\\"Username\\"]' in body for body in scripts), scripts
 
 
 def assert_signed_in(at: AppTest, username: str) -> None:

@@ -37,7 +37,7 @@ PASTE = (
     "telemetry:invoice:inv_bbb\n"
     "`sub_ccc`; inv_bbb, inv_missing\n"
     "event_ddd\tntf_eee\n"
-    "-pym_x bad☃id\n"
+    "-pym_x bad☃id1\n"
 )
 # The whole download, byte for byte: contract header, input order, CRLF line ends,
 # formula-like cells neutralised with a leading apostrophe.
@@ -59,7 +59,7 @@ EXPECTED_CSV = (
     "'-pym_x,not_found,,'-pym_x,,,,,,\"unknown ID prefix; checked 9 entity types (payment, "
     "invoice, billing_run, billing_period, subscription, organization, webhook, customer, "
     'notification) under telemetry:<type>:-pym_x: none found"\r\n'
-    "bad☃id,invalid_id,,,,,,,,\"contains non-ASCII character '☃' (U+2603 SNOWMAN); "
+    "bad☃id1,invalid_id,,,,,,,,\"contains non-ASCII character '☃' (U+2603 SNOWMAN); "
     'IDs are plain ASCII"\r\n'
 )
 
@@ -130,7 +130,7 @@ def test_table_links_runs_and_filters_by_status(real: redis.Redis) -> None:
         "event_ddd",
         "ntf_eee",
         "-pym_x",
-        "bad☃id",
+        "bad☃id1",
     ]
     assert table["run"][0] == "https://cloud.trigger.dev/runs/run_pay1"
     config = json.loads(at.dataframe[0].proto.columns)["run"]["type_config"]
@@ -150,7 +150,7 @@ def test_run_cell_of_a_row_without_a_link_is_empty(real: redis.Redis) -> None:
     sent = _sent_table(paste(PASTE))
     assert sent["run"].null_count == 0
     runs = dict(zip(sent["query"].to_pylist(), sent["run"].to_pylist(), strict=True))
-    assert runs["inv_missing"] == runs["event_ddd"] == runs["bad☃id"] == ""
+    assert runs["inv_missing"] == runs["event_ddd"] == runs["bad☃id1"] == ""
     assert runs["sub_ccc"] == "https://cloud.trigger.dev/runs/run_sub1"
 
 
@@ -177,18 +177,10 @@ def test_repeated_text_columns_are_sent_once_per_value(real: redis.Redis) -> Non
 
 
 def test_entity_id_column_is_the_parsed_id_not_the_query(real: redis.Redis) -> None:
-    """The Entity ID column holds the ID parsed out of each query (``type:id`` → ``id``)."""
+    """The Entity ID column holds the ID parsed out of a query (``type:id`` → ``id``), only
+    where it differs from the query: a bare ID is not repeated."""
     sent = _sent_table(paste(PASTE))
-    assert sent["entity_id"].to_pylist() == [
-        "pym_aaa",
-        "inv_bbb",
-        "sub_ccc",
-        "inv_missing",
-        "event_ddd",
-        "ntf_eee",
-        "-pym_x",
-        None,
-    ]
+    assert sent["entity_id"].to_pylist() == [None, "inv_bbb", None, None, None, None, None, None]
     assert sent["query"].to_pylist()[1] == "telemetry:invoice:inv_bbb"
 
 

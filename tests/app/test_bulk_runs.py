@@ -58,7 +58,8 @@ RECORDS = {
 }
 PASTE = "pym_ok\npym_bad\npym_crash\npym_busy\npym_elsewhere\npym_missing\n"
 QUERIES = ["pym_ok", "pym_bad", "pym_crash", "pym_busy", "pym_elsewhere", "pym_missing"]
-REDIS_COLUMNS = ["query", "status", "entity_type", "entity_id", "run", "organization_id"]
+# Entity ID is not shown when every row's equals its query (bare IDs, as here).
+REDIS_COLUMNS = ["query", "status", "entity_type", "run", "organization_id"]
 RUN_HEADER = "run_status,task_identifier,run_created_at,run_finished_at,run_duration_ms,run_error"
 CSV_HEADER = (
     "query,status,entity_type,entity_id,run_id,run_url,organization_id,processed_at,"
@@ -168,7 +169,15 @@ def test_run_columns_show_each_rows_run_state(seeded: TriggerStandIn) -> None:
     sent = sent_table(at)
     assert pa.types.is_dictionary(sent.schema.field("run_status").type)
     config = at.dataframe[0].proto.column_order
-    assert list(config[:6]) == ["query", "status", "run", "run_status", "run_error", "task"]
+    assert list(config[:7]) == [
+        "query",
+        "lookup",
+        "status",
+        "run",
+        "run_status",
+        "run_error",
+        "task",
+    ]
 
 
 def test_counts_by_run_status_and_the_failed_filter_label(seeded: TriggerStandIn) -> None:

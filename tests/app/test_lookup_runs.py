@@ -103,7 +103,7 @@ def test_completed_run_shows_status_task_times_duration_and_attempts(api: Any) -
     assert "**Tags** `org_x`, `billing`" in body
     assert "as of " in body and " UTC (0 s ago)" in body
     assert "**Error**" not in body
-    assert not at.expander  # no stack trace, no expander
+    assert not at.main.expander  # no stack trace, no expander
     assert any(b.label == "Refresh" for b in at.button)
     redis_facts_shown(at)
     assert api.count(RETRIEVE) == 1
@@ -142,9 +142,9 @@ def test_failed_run_shows_error_as_exact_text_and_the_stack_trace_folded(api: An
     assert "[`run_parent000000000000000001`]" in body
     assert "(<https://cloud.trigger.dev/runs/run_parent000000000000000001>)" in body
     assert "(<https://cloud.trigger.dev/runs/run_root00000000000000000001>)" in body
-    assert [e.label for e in at.expander] == ["Stack trace"]
-    assert not at.expander[0].proto.expanded
-    assert [c.value for c in at.expander[0].code] == [STACK]
+    assert [e.label for e in at.main.expander] == ["Stack trace"]
+    assert not at.main.expander[0].proto.expanded
+    assert [c.value for c in at.main.expander[0].code] == [STACK]
     redis_facts_shown(at)
 
 

@@ -76,7 +76,7 @@ def test_query_is_an_immutable_value() -> None:
     )
     assert query == Query("payment:pym_1", "pym_1", "payment", "")
     assert repr(query) == (
-        "Query(text='payment:pym_1', entity_id='pym_1', entity_type='payment', error='')"
+        "Query(text='payment:pym_1', entity_id='pym_1', entity_type='payment', error='', kind='')"
     )
     with pytest.raises(AttributeError):
         query.text = "x"  # type: ignore[misc]

@@ -108,7 +108,7 @@ SHAPES = [
     ("glob-question", "pym_?1", [ok("pym_?1")], 1),
     ("glob-brackets-inside", "pym_[ab]1 pym_[1]", [ok("pym_[ab]1"), ok("pym_[1]")], 2),
     ("glob-mix", '"pym_[1]*?"', [ok("pym_[1]*?")], 1),
-    ("exactly-256-chars", "a" * 256, [ok("a" * 256)], 1),
+    ("exactly-256-chars", "a1" * 128, [ok("a1" * 128)], 1),
 ]
 
 
@@ -422,9 +422,9 @@ TABLES = [
     ),
     (
         "column-given-case-insensitive",
-        "payment_id,invoice_id\npym_1,inv_1\npym_2,x\n",
+        "payment_id,invoice_id\npym_1,inv_1\npym_2,x1\n",
         "INVOICE_ID",
-        ["inv_1", "x"],
+        ["inv_1", "x1"],
         "invoice_id",
         ["payment_id", "invoice_id"],
     ),
@@ -482,7 +482,7 @@ def test_table_keeps_explicit_types() -> None:
 
 NOT_TABLES = [
     ("single-column", "pym_1\npym_2\n", ["pym_1", "pym_2"], []),
-    ("one-line-is-never-a-table", "pym_1,succeeded,10", ["pym_1", "succeeded", "10"], []),
+    ("one-line-is-never-a-table", "pym_1,st_ok,10", ["pym_1", "st_ok", "10"], []),
     (
         "slack-two-per-line",
         "pym_1, pym_2\npym_3, pym_4",
@@ -495,7 +495,7 @@ NOT_TABLES = [
         ["pym_1", "inv_1", "pym_2", "inv_2"],
         ["payment_id", "invoice_id"],
     ),
-    ("two-columns-of-unknown-strings", "abc,def\nghi,jkl", ["abc", "def", "ghi", "jkl"], []),
+    ("two-columns-of-unknown-strings", "ab1,de2\ngh3,jk4", ["ab1", "de2", "gh3", "jk4"], []),
     (
         "ragged-lines",
         "pym_1, pym_2\npym_3\npym_4, pym_5, pym_6",

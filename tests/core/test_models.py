@@ -288,11 +288,12 @@ def test_result_csv_row_and_as_dict() -> None:
 
 
 def test_status_values_are_the_contract_statuses() -> None:
-    """Status has exactly the five contract values."""
+    """Status has exactly the six contract values (§5, and §7's ignored)."""
     assert [s.value for s in Status] == [
         "found",
         "not_found",
         "invalid_id",
         "invalid_record",
         "error",
+        "ignored",
     ]

@@ -435,6 +435,7 @@ def test_invalid_id_query_becomes_invalid_id_row(reader: TelemetryReader) -> Non
         "invalid_id": 1,
         "invalid_record": 0,
         "error": 0,
+        "ignored": 0,
     }
 
 
@@ -543,6 +544,7 @@ def test_mixed_batch_counts(client: Any, reader: TelemetryReader) -> None:
         "invalid_id": 1,
         "invalid_record": 1,
         "error": 0,
+        "ignored": 0,
     }
     assert resolution.count(Status.FOUND) == 1
 

@@ -52,6 +52,7 @@ def test_kept_rows_are_not_tracked_by_the_garbage_collector(
         "invalid_id": 0,
         "invalid_record": 1,
         "error": 0,
+        "ignored": 0,
     }
     assert rows[1].status is Status.FOUND and rows[1].metadata == {"amount": 1, "tags": ["a"]}
     assert rows[0].metadata == {}

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 DEMO_RECORDS = 5_000
 DEMO_SEED = 7
 PASTED = 1_000
-RUN_STATUS_COLUMN = 3  # query, status, run, run status, … (the page's column order)
+RUN_STATUS_COLUMN = 4  # query, lookup, status, run, run status, … (the page's column order)
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,7 @@ APP_ICONS = {
     "upload",
     "play_arrow",
     "keyboard_arrow_down",
+    "share",
 }  # never "warning" or "home": those would come from the records
 # The page titles' own anchors (st.title): the only in-page links the app makes.
 APP_ANCHORS = {"#lookup", "#summary", "#bulk-resolve"}
@@ -196,6 +197,10 @@ def test_summary_and_bulk_show_hostile_values_as_plain_text(hostile_page: Any) -
     page = hostile_page
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Summary").click()
     expect(page.get_by_role("heading", name="Summary")).to_be_visible()
+    # The hostile invalid record has no TTL, so no time: it counts in the "all" window only.
+    window = page.get_by_role("radiogroup", name="Window")
+    window.get_by_role("radio", name="all").click()
+    expect(window.get_by_role("radio", name="all")).to_be_checked()
     expect(fresh(page.get_by_role("tab", name="Invalid records"))).to_be_visible()
     assert_exact_text(read(main(page)))
     settle(page)
