@@ -12,7 +12,7 @@ from ui.format import shorten_middle
 from ui.lookup_view import HISTORY_LABEL_CHARS
 
 from .conftest import KNOWN
-from .harness import RUN_URL, LiveApp, look_up
+from .harness import RUN_URL, LiveApp, fresh, look_up
 
 pytestmark = pytest.mark.e2e
 
@@ -66,7 +66,9 @@ def test_not_found_says_what_was_checked_and_why(signed_in: Any) -> None:
     body = main(page)
     expect(body.get_by_text("Not found:")).to_be_visible()
     expect(body.get_by_text("Checked this key:")).to_be_visible()
-    expect(body.get_by_test_id("stCode")).to_have_text(f"telemetry:payment:{KNOWN.missing_id}")
+    expect(fresh(body.get_by_test_id("stCode"))).to_have_text(
+        f"telemetry:payment:{KNOWN.missing_id}"
+    )
     expect(body.get_by_text("Never processed", exact=False)).to_be_visible()
     expect(
         body.get_by_text("records expire 14 d after the last write", exact=False)
@@ -78,7 +80,8 @@ def test_not_found_says_what_was_checked_and_why(signed_in: Any) -> None:
     expect(
         body.get_by_text(f"Checked these {NOTIFICATION_TYPES} keys (no known ID prefix):")
     ).to_be_visible()
-    keys = body.get_by_test_id("stCode")
+    # fresh(): the first lookup's code block lingers (stale) while this one is drawn.
+    keys = fresh(body.get_by_test_id("stCode"))
     for entity_type in ("payment", "billing_run", "webhook", "notification"):
         expect(keys).to_contain_text(f"telemetry:{entity_type}:{KNOWN.missing_unprefixed}")
 
