@@ -102,25 +102,35 @@ class Summary:
     rows_truncated: bool = False
     types: tuple[str, ...] = ()  # the filters this summary is of (empty: all)
     organizations: tuple[str, ...] = ()
+    # Sums over every group, computed on first use: a warm Summary page asks on every
+    # rerun, and a window of a million keys has tens of thousands of groups.
+    _totals: tuple[Counter[str], Counter[str], int] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def _sums(self) -> tuple[Counter[str], Counter[str], int]:
+        if self._totals is None:
+            types: Counter[str] = Counter()
+            orgs: Counter[str] = Counter()
+            for (entity_type, org), group in self.groups.items():
+                count = int(group[0])
+                types[entity_type] += count
+                orgs[org] += count
+            self._totals = (types, orgs, sum(n for org, n in orgs.items() if org))
+        return self._totals
 
     @property
     def by_type(self) -> Counter[str]:
-        out: Counter[str] = Counter()
-        for (entity_type, _), group in self.groups.items():
-            out[entity_type] += int(group[0])
-        return out
+        return Counter(self._sums()[0])
 
     @property
     def by_org(self) -> Counter[str]:
-        out: Counter[str] = Counter()
-        for (_, org), group in self.groups.items():
-            out[org] += int(group[0])
-        return out
+        return Counter(self._sums()[1])
 
     @property
     def records_with_org(self) -> int:
         """Records that carry an organization (minimal records carry none)."""
-        return sum(int(group[0]) for (_, org), group in self.groups.items() if org)
+        return self._sums()[2]
 
     def group_rows(self) -> list[tuple[str, str, int, str]]:
         """``(type, organization, records, latest_processed_at)``: by type, then most records."""
