@@ -204,12 +204,14 @@ def cookie_key() -> str:
     return secrets.token_urlsafe(36)[:48]  # 48 random URL-safe characters
 
 
-def start_app(redis_url: str, users_file: Path) -> LiveApp:
+def start_app(redis_url: str, users_file: Path, **env: str) -> LiveApp:
+    """The app on ``redis_url`` with the suite's users, plus any other settings in ``env``."""
     app = LiveApp(
         {
             "REDIS_URL": redis_url,
             "AUTH_CONFIG_PATH": str(users_file),
             "AUTH_COOKIE_KEY": cookie_key(),
+            **env,
         }
     )
     try:

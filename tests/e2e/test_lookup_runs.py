@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from redis_server import RedisServer
 from telemetry.runs.standin import TriggerStandIn, make_run
 
-from .conftest import COOKIE_NAME, KNOWN, PASSWORD, USER, cookie_key
+from .conftest import COOKIE_NAME, KNOWN, PASSWORD, USER, start_app
 from .harness import LiveApp, look_up, settle, sign_in, wait_until_signed_in
 
 pytestmark = pytest.mark.e2e
@@ -43,20 +43,9 @@ def runs_app(e2e_redis: RedisServer, users_file: Path) -> Iterator[tuple[LiveApp
         root=PARENT,
     )
     with TriggerStandIn([failed]) as api:
-        app = LiveApp(
-            {
-                "REDIS_URL": e2e_redis.url,
-                "AUTH_CONFIG_PATH": str(users_file),
-                "AUTH_COOKIE_KEY": cookie_key(),
-                "TRIGGER_API_URL": api.url,
-                "TRIGGER_SECRET_KEY": api.key,
-            }
+        app = start_app(
+            e2e_redis.url, users_file, TRIGGER_API_URL=api.url, TRIGGER_SECRET_KEY=api.key
         )
-        try:
-            app.start()
-        except RuntimeError as exc:
-            app.close()
-            pytest.fail(str(exc), pytrace=False)
         try:
             yield app, api
         finally:
