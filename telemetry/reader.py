@@ -275,6 +275,11 @@ class Resolution:
             return [_STATUS_BY_VALUE[value] for value in values]
         return values
 
+    def status_values(self) -> list[str]:
+        """Every row's status as its contract value (``"found"``, …): what a table shows,
+        without a ``Status`` member per row (``column("status")`` has those)."""
+        return list(map(itemgetter(_STATUS_INDEX), self._cells))
+
     def csv_rows(self) -> Iterator[tuple[str, ...]]:
         """``Result.csv_row()`` of every row, without building the results."""
         for row in self.rows:

@@ -179,11 +179,14 @@ def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, 
     them) and the not-found queries."""
     if isinstance(results, Resolution):
         values = results.column
+        status_values = results.status_values()
     else:
         rows = [result_row(r) for r in results]
 
         def values(name: str) -> list[Any]:
             return list(map(attrgetter(name), rows))
+
+        status_values = [status.value for status in values("status")]
 
     query_values = values("query")
     entity_ids = values("entity_id")
@@ -191,7 +194,7 @@ def bulk_table(results: Resolution | list[Result]) -> tuple[pa.Table, pa.Array, 
     run_ids = pa.array(values("run_id"), type=_TEXT)
     run_urls = pa.array(values("run_url"), type=_TEXT)
     # Plain strings: Arrow converts str-enum members ten times slower.
-    statuses = _coded([status.value for status in values("status")])
+    statuses = _coded(status_values)
     has_run = pc.fill_null(pc.greater(pc.utf8_length(run_ids), 0), False)
     found_runs = pc.filter(run_ids, pc.and_(pc.equal(statuses, Status.FOUND.value), has_run))
     missing = pc.filter(queries, pc.equal(statuses, Status.NOT_FOUND.value)).to_pylist()

@@ -57,5 +57,7 @@ def test_kept_rows_are_not_tracked_by_the_garbage_collector(
     assert rows[1].status is Status.FOUND and rows[1].metadata == {"amount": 1, "tags": ["a"]}
     assert rows[0].metadata == {}
     assert resolution.column("status")[-1] is Status.INVALID_RECORD
+    assert resolution.status_values() == [s.value for s in resolution.column("status")]
+    assert resolution.status_values()[-3:] == ["not_found", "not_found", "invalid_record"]
     assert resolution.results[1].metadata == {"amount": 1, "tags": ["a"]}
     assert resolution.results[0].metadata == {}
