@@ -176,6 +176,7 @@ class SummaryView:
     summary: Summary
     types_seen: list[str]  # in the filtered view, by records
     orgs_seen: list[str]  # in the filtered view, by records, descending ("" = unknown)
+    orgs_known: int  # distinct organizations among them ("" not counted)
     charts: SummaryCharts
     tables: SummaryTables
     groups_csv: Memo
@@ -253,6 +254,7 @@ def build_view(
         summary=summary,
         types_seen=[t for t, _ in summary.by_type.most_common()],
         orgs_seen=[o for o, _ in summary.by_org.most_common()],
+        orgs_known=sum(1 for org in summary.by_org if org),
         charts=summary_charts(summary, names),
         tables=summary_tables(summary, names),
         groups_csv=Memo(lambda: summary.groups_csv(names).encode("utf-8")),
@@ -356,7 +358,7 @@ def render_metrics(view: SummaryView) -> None:
         ("Invalid records", f"{summary.invalid_records:,}", invalid_help),
         (
             "Organizations",
-            f"{sum(1 for org in view.orgs_seen if org):,}",
+            f"{view.orgs_known:,}",
             "Distinct organizations among the records (records without one not counted)",
         ),
         (
