@@ -4,8 +4,6 @@ Names are the contract's environment variables; the app also accepts the same
 keys from ``.streamlit/secrets.toml`` (an environment variable wins).
 """
 
-from __future__ import annotations
-
 import functools
 import inspect
 import os
@@ -170,7 +168,7 @@ class Settings(BaseSettings):
         return value
 
     @classmethod
-    def load(cls, secrets: Mapping[str, Any] | None = None, **overrides: Any) -> Settings:
+    def load(cls, secrets: Mapping[str, Any] | None = None, **overrides: Any) -> "Settings":
         """Build settings from the environment, then ``secrets``, then ``overrides``.
 
         Raises ``ConfigError`` naming every bad setting.

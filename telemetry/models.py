@@ -5,8 +5,6 @@ unknown fields kept). Hot loops use ``decode_value`` instead, which applies the
 same rules to a plain dict without building a model per record.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -50,7 +48,7 @@ class TelemetryRecord(BaseModel):
     metadata: Any = None
 
     @classmethod
-    def from_value(cls, raw: bytes | str) -> TelemetryRecord:
+    def from_value(cls, raw: bytes | str) -> "TelemetryRecord":
         """Validate a raw Redis value; raises ``ValueError`` with the reason."""
         data, reason = decode_value(raw)
         if data is None:
