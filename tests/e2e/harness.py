@@ -226,10 +226,16 @@ def sign_in(page: Any, username: str, password: str) -> None:
     """Fill the login form and submit it (the caller asserts what follows)."""
     from playwright.sync_api import expect
 
-    username_box = page.get_by_label("Username")
+    username_box = fresh(page.get_by_label("Username"))
     expect(username_box).to_be_visible()
+    # The login page reruns while the cookie manager's component answers (later on a
+    # loaded machine): typing during such a run may land in a form about to be replaced.
+    settle(page)
     username_box.fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
+    password_box = fresh(page.get_by_label("Password", exact=True))
+    password_box.fill(password)
+    expect(username_box).to_have_value(username)
+    expect(password_box).to_have_value(password)
     page.get_by_role("button", name="Sign in").click()
 
 
