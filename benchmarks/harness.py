@@ -30,6 +30,7 @@ CASE_MODULES = (
     "benchmarks.runs_cases",
     "benchmarks.wire_cases",
     "benchmarks.rows_cases",
+    "benchmarks.browser_cases",
 )
 
 
