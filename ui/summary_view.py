@@ -458,14 +458,16 @@ def _overview(view: SummaryView) -> None:
         if view.charts.by_type is not None:
             view.charts.by_type.render()
     with right:
-        st.markdown(f"**{view.charts.orgs_title}**")  # exact text: charts.orgs_title
+        title = f"**{view.charts.orgs_title}**"  # exact text: charts.orgs_title
         unknown = summary.records - summary.records_with_org
         if unknown:
-            # Its own figure, not a bar: beside customers it would dwarf them all.
-            st.markdown(
-                f":material/help_outline: **{unknown:,} records without an organization** "
+            # Its own figure, not a bar: beside customers it would dwarf them all. (Under
+            # the title in the same element: each element costs every rerun.)
+            title += (
+                f"  \n:material/help_outline: **{unknown:,} records without an organization** "
                 f"({_percent(unknown / summary.records)}): minimal records, not a customer."
             )
+        st.markdown(title)
         if view.charts.top_orgs is not None:
             view.charts.top_orgs.render()
         elif not summary.records_with_org:
