@@ -146,7 +146,7 @@ class SingleStore(Store, serves=object):
         (read ahead off, fakeredis), chunk after chunk through ``fetch``.
         """
         if self.read_ahead and wire_serves(self.client):
-            return _ScriptAhead(self) if self.scripting else _WireAhead(self)
+            return _ReadAhead(self)
         return ChunkReader(self)
 
     def inspect(self, keys: list[str]) -> list[tuple[str, Any, int]]:
@@ -360,85 +360,16 @@ class SingleStore(Store, serves=object):
             pending = new_keys
 
 
-class _ScriptAhead(ChunkReader):
-    """FETCH_SCRIPT for the next chunk sent on a pooled connection of its own, ahead.
+class _ReadAhead(ChunkReader):
+    """The next chunk's reads sent ahead through ``Wire`` (FETCH_SCRIPT where the store
+    scripts, else MGET + PTTLs), read back by the next ``fetch``.
 
-    Errors are the plain ``fetch``'s: a request that could not be sent is
-    simply not ahead (the next ``fetch`` sends it the usual way); a lost
-    connection while reading falls back to ``SingleStore.fetch`` and its retry; a
-    refused script turns scripting off, as ``SingleStore.fetch`` would.
-    """
-
-    def __init__(self, store: SingleStore) -> None:
-        super().__init__(store)
-        self.store: SingleStore = store
-        self._conn: Any = None
-        self._sent: list[Any] | None = None  # the chunk whose reply is due on _conn
-
-    def fetch(
-        self, keys: list[Any], following: list[Any] | None = None
-    ) -> tuple[list[Any], list[int]]:
-        out: tuple[list[Any], list[int]] | None = None
-        if self._sent is not None and self._sent is keys:
-            self._sent = None
-            out = self._read(keys)
-        if out is None:
-            out = self.store.fetch(keys)
-        if following and self.store.scripting:
-            self._send(following)
-        return out
-
-    def _read(self, keys: list[Any]) -> tuple[list[Any], list[int]] | None:
-        try:
-            with store_errors(self.store.url):
-                try:
-                    reply = self.store.client.parse_response(self._conn, "EVAL_RO")
-                except redis.ConnectionError:
-                    self._drop()
-                    return None  # SingleStore.fetch retries once, as the client does
-                except redis.ResponseError:
-                    self._release()  # the reply was read: the connection is clean
-                    self.store.scripting = False
-                    return None
-        except BaseException:
-            self._drop()  # e.g. a timeout: the reply may still come, never reuse it
-            raise
-        return _script_reply(reply)
-
-    def _send(self, keys: list[Any]) -> None:
-        try:
-            if self._conn is None:
-                self._conn = self.store.client.connection_pool.get_connection()
-            command = ("EVAL_RO", FETCH_SCRIPT, len(keys), *keys)
-            self._conn.send_packed_command([pack_commands([command])])
-        except (redis.RedisError, OSError):
-            self._drop()  # not ahead, then: the next fetch sends it the usual way
-            return
-        self._sent = keys
-
-    def _release(self) -> None:
-        if self._conn is not None:
-            self.store.client.connection_pool.release(self._conn)
-            self._conn = None
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            self._conn.disconnect()  # a reply may still be due on it: never reuse it
-            self._release()
-        self._sent = None
-
-    def close(self) -> None:
-        if self._sent is not None:
-            self._drop()
-        self._release()
-
-
-class _WireAhead(ChunkReader):
-    """MGET + PTTLs of the next chunk sent through ``Wire``, ahead (users without scripting).
-
-    The first chunk goes through ``SingleStore.fetch``. A reply lost to a
-    connection error is read again through ``fetch`` (and its retry); a
-    timeout or an error reply (NOPERM) is the error ``fetch`` would raise.
+    The first chunk goes through ``SingleStore.fetch``. A request that could not be
+    sent is simply not ahead (the next ``fetch`` sends it the usual way); a reply lost
+    to a connection error is read again through ``fetch`` (and its retry); a refused
+    script turns scripting off, as ``SingleStore.fetch`` would, and the chunk is read
+    again without it; a timeout or another error reply (NOPERM) is the error ``fetch``
+    would raise.
     """
 
     def __init__(self, store: SingleStore) -> None:
@@ -446,6 +377,7 @@ class _WireAhead(ChunkReader):
         self.store: SingleStore = store
         self.link = Wire(store.client.connection_pool)
         self._sent: list[Any] | None = None  # the chunk whose replies are due on the link
+        self._scripted = False  # whether that chunk was asked for with FETCH_SCRIPT
 
     def fetch(
         self, keys: list[Any], following: list[Any] | None = None
@@ -457,20 +389,35 @@ class _WireAhead(ChunkReader):
         if out is None:
             out = self.store.fetch(keys)
         if following:
-            try:
-                self.link.send(pack_reads(following), 1 + len(following))
-                self._sent = following
-            except (redis.RedisError, OSError):
-                pass  # not ahead, then: the next fetch sends it the usual way
+            self._send(following)
         return out
+
+    def _send(self, keys: list[Any]) -> None:
+        scripted = self.store.scripting
+        if scripted:
+            packed = pack_commands([("EVAL_RO", FETCH_SCRIPT, len(keys), *keys)])
+        else:
+            packed = pack_reads(keys)
+        try:
+            self.link.send(packed, 1 if scripted else 1 + len(keys))
+        except (redis.RedisError, OSError):
+            return  # not ahead, then: the next fetch sends it the usual way
+        self._sent, self._scripted = keys, scripted
 
     def _read(self, keys: list[Any]) -> tuple[list[Any], list[int]] | None:
         try:
             with store_errors(self.store.url):
                 try:
+                    if self._scripted:
+                        return _script_reply(self.link.read(1)[0])
                     replies = self.link.read(1 + len(keys))
                 except redis.ConnectionError:
                     return None  # SingleStore.fetch retries once, as the client does
+                except redis.ResponseError:
+                    if not self._scripted:
+                        raise
+                    self.store.scripting = False  # refused: read without it from now on
+                    return None
         except BaseException:
             self.link.close()  # e.g. a timeout: dropped already; an error reply: clean
             raise

@@ -113,18 +113,18 @@ def test_chunks_are_read_ahead_and_a_lost_reply_falls_back(
     monkeypatch: Any,
 ) -> None:
     """With the script, chunk n + 1 is requested before chunk n is decoded (one EVAL_RO per
-    chunk, none twice); a reply lost to a dropped connection is read again through
-    ``SingleStore.fetch``, a refused one turns scripting off: the rows are the same."""
-    from telemetry.store.single import _ScriptAhead
+    chunk, none twice, through ``Wire``); a reply lost to a dropped connection is read again
+    through ``SingleStore.fetch``, a refused one turns scripting off: the rows are the same."""
+    from telemetry.store.base import Wire
+    from telemetry.store.single import _ReadAhead
 
     records = list(generate_records(3_500, seed=8, malformed=False))
     write_records(redis_client, records)
     scripted, piped = _readers(redis_server, settings_factory)
-    assert isinstance(scripted.store.chunk_reader(), _ScriptAhead)
-    assert not isinstance(piped.store.chunk_reader(), _ScriptAhead)
+    assert isinstance(scripted.store.chunk_reader(), _ReadAhead)
     wrapped = SingleStore(redis_server.client(), settings_factory(redis_url=redis_server.url))
     wrapped.read_ahead = False  # what a caller wrapping fetch sets: every chunk through it
-    assert not isinstance(wrapped.chunk_reader(), _ScriptAhead)
+    assert not isinstance(wrapped.chunk_reader(), _ReadAhead)
     queries = parse_ids("\n".join(r.entity_id for r in records), scripted.registry).queries
     expected = [_stable(r) for r in piped.resolve(queries).results]
 
@@ -133,18 +133,21 @@ def test_chunks_are_read_ahead_and_a_lost_reply_falls_back(
     keys = redis_server.commandstats()["pttl"]
     assert redis_server.commandstats()["eval_ro"] == math.ceil(keys / 1_000)
 
-    original = redis.Redis.parse_response
-    # EVAL_RO replies: chunk 1 (plain fetch), chunk 2 (read ahead: lost, so fetched again),
-    # chunk 3 (read ahead: refused, so scripting ends and the pipeline reads it).
-    failures = iter([None, redis.ConnectionError("dropped"), None, redis.ResponseError("no")])
+    original = Wire.read
+    # Replies of chunks read ahead (chunk 1 is a plain fetch): chunk 2's is lost, so it is
+    # fetched again; chunk 3's is refused, so scripting ends and the pipeline reads it.
+    failures = iter([redis.ConnectionError("dropped"), redis.ResponseError("no")])
 
-    def flaky(self: redis.Redis, connection: Any, command: str, **options: Any) -> Any:
-        reply = original(self, connection, command, **options)
-        if command == "EVAL_RO" and (failure := next(failures, None)) is not None:
+    def flaky(self: Wire, replies: int, **options: Any) -> list[Any]:
+        reply = original(self, replies, **options)
+        failure = next(failures, None)
+        if isinstance(failure, redis.ConnectionError):
+            self.drop()  # as a dropped connection leaves it
+        if failure is not None:
             raise failure
         return reply
 
-    monkeypatch.setattr(redis.Redis, "parse_response", flaky)
+    monkeypatch.setattr(Wire, "read", flaky)
     assert [_stable(r) for r in scripted.resolve(queries).results] == expected
     assert next(failures, "all used") == "all used"
     assert scripted.store.scripting is False  # the refusal

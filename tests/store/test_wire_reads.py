@@ -194,7 +194,7 @@ def test_least_privilege_resolve_reads_its_chunks_ahead_through_the_wire(
 ) -> None:
     """No scripting for the ACL user: MGET + PTTLs per chunk, the next chunk sent ahead,
     the admin's rows; a reply lost to a dropped connection is read again through fetch."""
-    from telemetry.store.single import _WireAhead
+    from telemetry.store.single import _ReadAhead
 
     records = list(generate_records(3_500, seed=8))
     write_records(redis_client, records)
@@ -203,7 +203,7 @@ def test_least_privilege_resolve_reads_its_chunks_ahead_through_the_wire(
         SingleStore(redis_server.client(), settings_factory(redis_url=redis_server.url)),
         settings_factory(redis_url=redis_server.url),
     )
-    assert isinstance(limited.store.chunk_reader(), _WireAhead)
+    assert isinstance(limited.store.chunk_reader(), _ReadAhead)
     queries = parse_ids("\n".join(r.entity_id for r in records), limited.registry).queries
     expected = [(r.status, r.key, r.run_id, r.detail) for r in admin.resolve(queries).results]
 
