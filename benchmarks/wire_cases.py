@@ -40,6 +40,9 @@ from typing import Any
 
 import orjson
 
+from telemetry.config import DEFAULT_TTL_SECONDS
+from telemetry.models import CSV_HEADER
+
 from .cases import CHUNK, _known_keys
 from .harness import ROOT, Context, Row, Skip, interleave, median, register, timed
 
@@ -138,22 +141,9 @@ def wire_resolve_floor(
     parts = RUN_URL.split("{run_id}")
     fromtimestamp = datetime.fromtimestamp
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        (
-            "query",
-            "status",
-            "entity_type",
-            "entity_id",
-            "run_id",
-            "run_url",
-            "organization_id",
-            "processed_at",
-            "expires_at",
-            "detail",
-        )
-    )
+    writer.writerow(CSV_HEADER)
     now = time.time()
-    ttl = 30 * 86400  # TTL_SECONDS' default: an inferred time is expiry minus it
+    ttl = DEFAULT_TTL_SECONDS  # an inferred time is the expiry minus the TTL
     encoded = [key.encode() for key in keys]
     chunks = [encoded[i : i + CHUNK] for i in range(0, len(encoded), CHUNK)]
 

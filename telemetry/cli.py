@@ -19,12 +19,12 @@ from .export import escape_controls, json_bytes, results_csv, results_json, resu
 from .ids import parse_ids
 from .org_names import load_org_names
 from .reader import TelemetryReader
-from .rows_export import ROWS_CSV_HEADER, export_rows
+from .rows_export import ROWS_CSV_HEADER, RowsExport, export_rows
 from .runs import TriggerClient, make_http_client
 from .runs.columns import RUN_COLUMNS, resolution_runs, run_cells, runs_csv, runs_json
 from .runs.outcomes import WindowRecords, run_outcomes
 from .store import connect, store_errors
-from .summary import parse_since, summarize
+from .summary import Summary, parse_since, summarize
 from .writer import seed_records
 
 EXIT_USAGE = 2
@@ -167,16 +167,7 @@ def cmd_summary(args: argparse.Namespace, settings: Settings) -> int:
     else:
         sys.stdout.write(summary.groups_csv(org_names))
     sys.stdout.flush()
-    if summary.error:
-        print(f"error: scan incomplete: {summary.error}", file=sys.stderr)
-        return EXIT_USAGE
-    if summary.capped:
-        print(
-            f"warning: stopped at {summary.scanned_keys:,} keys (--max-keys): "
-            "the summary is a sample",
-            file=sys.stderr,
-        )
-    return 0
+    return _scan_end(summary, "the summary is a sample")
 
 
 def _summary_rows(
@@ -197,12 +188,18 @@ def _summary_rows(
         org_names=org_names,
     )
     sys.stdout.flush()
-    if result.error:
-        print(f"error: scan incomplete: {result.error}", file=sys.stderr)
+    return _scan_end(result, "the rows are a sample")
+
+
+def _scan_end(scan: Summary | RowsExport, sample: str) -> int:
+    """A scanning command's exit code, after saying on stderr why its output is partial:
+    Redis cut the scan (an error), or ``--max-keys`` did (``sample`` says what it means)."""
+    if scan.error:
+        print(f"error: scan incomplete: {scan.error}", file=sys.stderr)
         return EXIT_USAGE
-    if result.capped:
+    if scan.capped:
         print(
-            f"warning: stopped at {result.scanned_keys:,} keys (--max-keys): the rows are a sample",
+            f"warning: stopped at {scan.scanned_keys:,} keys (--max-keys): {sample}",
             file=sys.stderr,
         )
     return 0
