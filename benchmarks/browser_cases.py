@@ -193,20 +193,12 @@ def _live_app(e2e: Any, ctx: Context, users: Path) -> Any:
 
 
 def _bare_app(e2e: Any) -> Any:
-    """LiveApp's server, running ``FLOOR_SCRIPT`` instead of ``app.py`` (same flags, cwd)."""
-
-    class BareApp(e2e.LiveApp):
-        def start(self) -> Any:
-            script = self.dir / "floor.py"
-            script.write_text(FLOOR_SCRIPT)
-            saved = e2e.APP
-            e2e.APP = script  # LiveApp.start runs the module's APP; only this start sees it
-            try:
-                return super().start()
-            finally:
-                e2e.APP = saved
-
-    return BareApp({})
+    """LiveApp's server (same flags, cwd, clean settings) running ``FLOOR_SCRIPT``, kept in
+    the server's own folder (removed with it)."""
+    app = e2e.LiveApp({})
+    app.script = app.dir / "floor.py"
+    app.script.write_text(FLOOR_SCRIPT)
+    return app
 
 
 class Browser:

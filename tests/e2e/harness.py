@@ -111,6 +111,7 @@ class LiveApp:
     """
 
     def __init__(self, env: dict[str, str], *, extra_args: list[str] | None = None) -> None:
+        self.script = APP  # what ``start`` serves (a benchmark floor puts its own in ``dir``)
         self._tmp = tempfile.TemporaryDirectory(prefix="run-lookup-e2e-")
         self.dir = Path(self._tmp.name)
         self.log = self.dir / "streamlit.log"
@@ -126,7 +127,7 @@ class LiveApp:
             "-m",
             "streamlit",
             "run",
-            str(APP),
+            str(self.script),
             "--server.headless",
             "true",
             "--server.port",
