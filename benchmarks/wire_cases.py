@@ -8,15 +8,19 @@ replies parsed by ``hiredis.Reader``, values decoded by ``orjson``.
 - ``wire-summary``: SCAN COUNT 1000 of the namespace, each reply's keys read
   with MGET + a PTTL per key sent on the same write as the next SCAN;
   values decoded, nothing counted. Subject: ``python -m telemetry summary
-  --since 24h`` (JSON on stdout), a whole process.
+  --since 24h`` (JSON on stdout), a whole process. Also reported: the same
+  command run in this process (``cli.main``, imports done), its work without
+  the start.
 - ``wire-resolve``: the known-prefix IDs' keys in chunks of 1,000 (MGET + a
   PTTL per key, the next chunk written before this one's replies are read),
   and the ten ``CSV_HEADER`` columns written with ``csv.writer``: run URL,
   organization, processed time (the producer's, else inferred from the TTL)
   and expiry as ISO text. Subject: ``python -m telemetry resolve FILE``
-  (CSV on stdout), a whole process.
+  (CSV on stdout), a whole process. Also reported: the same command run in
+  this process (``cli.main``, imports done), its work without the start.
 - ``process-start``: ``python -m telemetry --help`` and a ``resolve`` of one
-  ID, against a bare ``python -c pass``; measured, no target.
+  ID, against a bare ``python -c pass``; measured, no target. Also reported:
+  ``python -c "import pydantic_settings, redis"``, the stack's own start.
 
 The floors run in this process (no interpreter start): the subjects pay
 theirs, as the issue asks ("process start counts").
@@ -306,15 +310,23 @@ def wire_summary(ctx: Context) -> Row:
     scanned = report.get("scanned_keys", seen)
     if abs(scanned - seen) > 0.001 * ctx.size.keys:
         raise RuntimeError(f"summary scanned {scanned:,} keys, the wire floor {seen:,}")
-    with _fresh_heap():
-        floors, subjects = interleave(
-            lambda: wire_scan_floor(ctx.server.port, pattern),
-            _process(argv, env),
-            ctx.runs_for(heavy=True),
-            warmup=False,
-        )
+    with open(os.devnull, "w") as sink:
+        in_process = _in_process(argv[2:], env, sink)
+        in_process()  # its imports, as the process pays them, are out of its timings
+        with _fresh_heap():
+            floors, subjects = interleave(
+                lambda: wire_scan_floor(ctx.server.port, pattern),
+                _process(argv, env),
+                ctx.runs_for(heavy=True),
+                warmup=False,
+            )
+            inside = [timed(in_process)[0] for _ in range(ctx.runs_for(heavy=True))]
     return _row(
-        "wire-summary", f"{seen:,} keys", floors, subjects, "whole process vs in-process floor"
+        "wire-summary",
+        f"{seen:,} keys",
+        floors,
+        subjects,
+        "whole process vs in-process floor; " + _work_note(inside, floors),
     )
 
 
@@ -334,6 +346,8 @@ def wire_resolve(ctx: Context) -> Row:
             raise RuntimeError(f"resolve wrote {lines} lines for {len(ids)} IDs")
         with open(os.devnull, "w") as sink:
             found = wire_resolve_floor(ctx.server.port, ids, keys, types, sink)
+            in_process = _in_process(argv[2:], env, sink)
+            in_process()  # its imports, as the process pays them, are out of its timings
             with _fresh_heap():
                 floors, subjects = interleave(
                     lambda: wire_resolve_floor(ctx.server.port, ids, keys, types, sink),
@@ -341,13 +355,36 @@ def wire_resolve(ctx: Context) -> Row:
                     ctx.runs_for(),
                     warmup=False,
                 )
+                inside = [timed(in_process)[0] for _ in range(ctx.runs_for())]
     return _row(
         "wire-resolve",
         f"{len(ids):,} IDs",
         floors,
         subjects,
-        f"{found:,} found; whole process vs in-process floor",
+        f"{found:,} found; whole process vs in-process floor; " + _work_note(inside, floors),
     )
+
+
+def _work_note(inside: list[float], floors: list[float]) -> str:
+    work = median(inside)
+    return f"the command in process (no start): {work * 1000:.0f} ms, {work / median(floors):.2f}×"
+
+
+def _in_process(argv: list[str], env: dict[str, str], sink: Any) -> Callable[[], None]:
+    """``python -m telemetry ARGV`` run by ``telemetry.cli.main`` in this process, stdout
+    to ``sink``: the command's own work, without the interpreter and imports it starts
+    with (what separates the start from the work in the subject's time)."""
+    from unittest import mock
+
+    from telemetry.cli import main
+
+    def run() -> None:
+        with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stdout(sink):
+            code = main(argv)
+        if code != 0:
+            raise RuntimeError(f"telemetry {' '.join(argv)} returned {code} in process")
+
+    return run
 
 
 @register("process-start", "python -m telemetry --help and resolve of 1 ID vs python -c pass")
@@ -356,6 +393,8 @@ def process_start(ctx: Context) -> Row:
     one = ctx.data.known_ids[0]
     bare = _process(["-c", "pass"], env)
     helps = _process(["-m", "telemetry", "--help"], env)
+    # What the stack alone costs before any of ours runs: the config and client libraries.
+    libraries = _process(["-c", "import pydantic_settings, redis"], env)
     with tempfile.TemporaryDirectory() as tmp:
         paste = Path(tmp) / "one.txt"
         paste.write_text(one + "\n")
@@ -363,6 +402,7 @@ def process_start(ctx: Context) -> Row:
         runs = max(ctx.runs_for(), 5)
         floors, subjects = interleave(bare, resolve_one, runs)
         helps_s = [timed(helps)[0] for _ in range(runs)]
+        libraries_s = [timed(libraries)[0] for _ in range(runs)]
     return Row(
         case="process-start",
         size="1 ID",
@@ -371,7 +411,10 @@ def process_start(ctx: Context) -> Row:
         subject=median(subjects),
         ratio=median(subjects) / median(floors),
         met=None,
-        note=f"floor = python -c pass; --help {median(helps_s) * 1000:.0f} ms",
+        note=(
+            f"floor = python -c pass; --help {median(helps_s) * 1000:.0f} ms; "
+            f"python -c 'import pydantic_settings, redis' {median(libraries_s) * 1000:.0f} ms"
+        ),
         floor_samples=floors,
         subject_samples=subjects,
     )

@@ -479,6 +479,30 @@ def test_subprocess_help(command: str | None) -> None:
     assert proc.stdout.startswith("usage: python -m telemetry" + (f" {command}" if command else ""))
 
 
+def test_entry_point_freezes_the_imported_modules_before_the_command() -> None:
+    """`python -m telemetry` runs its command with the imports frozen out of the collector."""
+    probe = (
+        "import gc, runpy, sys\n"
+        "import telemetry.cli\n"
+        "before = gc.get_freeze_count()\n"
+        "telemetry.cli.main = lambda: print(before, gc.get_freeze_count()) or 0\n"
+        "runpy.run_module('telemetry', run_name='__main__')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=cli_process.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    before, during = map(int, proc.stdout.split())
+    assert before == 0
+    # pydantic, redis-py and the package (~44,000 objects), not just the probe's own few.
+    assert during > 10_000
+
+
 def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 2
     assert proc.stdout == ""
