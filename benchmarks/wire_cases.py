@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import gc
 import os
 import socket
@@ -313,20 +314,18 @@ def wire_summary(ctx: Context) -> Row:
     with open(os.devnull, "w") as sink:
         in_process = _in_process(argv[2:], env, sink)
         in_process()  # its imports, as the process pays them, are out of its timings
+        runs = ctx.runs_for(heavy=True)
         with _fresh_heap():
-            floors, subjects = interleave(
-                lambda: wire_scan_floor(ctx.server.port, pattern),
-                _process(argv, env),
-                ctx.runs_for(heavy=True),
-                warmup=False,
-            )
-            inside = [timed(in_process)[0] for _ in range(ctx.runs_for(heavy=True))]
+            floor = functools.partial(wire_scan_floor, ctx.server.port, pattern)
+            floors, subjects = interleave(floor, _process(argv, env), runs, warmup=False)
+            work = interleave(floor, in_process, runs, warmup=False)
+        start = _stack_start(env, runs)
     return _row(
         "wire-summary",
         f"{seen:,} keys",
         floors,
         subjects,
-        "whole process vs in-process floor; " + _work_note(inside, floors),
+        "whole process vs in-process floor; " + _work_note(work, floors, subjects, start),
     )
 
 
@@ -348,26 +347,50 @@ def wire_resolve(ctx: Context) -> Row:
             found = wire_resolve_floor(ctx.server.port, ids, keys, types, sink)
             in_process = _in_process(argv[2:], env, sink)
             in_process()  # its imports, as the process pays them, are out of its timings
+            runs = ctx.runs_for()
             with _fresh_heap():
-                floors, subjects = interleave(
-                    lambda: wire_resolve_floor(ctx.server.port, ids, keys, types, sink),
-                    _process(argv, env),
-                    ctx.runs_for(),
-                    warmup=False,
+                floor = functools.partial(
+                    wire_resolve_floor, ctx.server.port, ids, keys, types, sink
                 )
-                inside = [timed(in_process)[0] for _ in range(ctx.runs_for())]
+                floors, subjects = interleave(floor, _process(argv, env), runs, warmup=False)
+                work = interleave(floor, in_process, runs, warmup=False)
+            start = _stack_start(env, runs)
     return _row(
         "wire-resolve",
         f"{len(ids):,} IDs",
         floors,
         subjects,
-        f"{found:,} found; whole process vs in-process floor; " + _work_note(inside, floors),
+        f"{found:,} found; whole process vs in-process floor; "
+        + _work_note(work, floors, subjects, start),
     )
 
 
-def _work_note(inside: list[float], floors: list[float]) -> str:
-    work = median(inside)
-    return f"the command in process (no start): {work * 1000:.0f} ms, {work / median(floors):.2f}×"
+# What the stack alone costs before any of ours runs: the config and client libraries.
+_STACK_IMPORTS = ["-c", "import pydantic_settings, redis"]
+
+
+def _stack_start(env: dict[str, str], runs: int) -> float:
+    """Median seconds of a process that only imports the stack's libraries."""
+    start = _process(_STACK_IMPORTS, env)
+    return median([timed(start)[0] for _ in range(max(runs, 3))])
+
+
+def _work_note(
+    work: tuple[list[float], list[float]],
+    floors: list[float],
+    subjects: list[float],
+    start: float,
+) -> str:
+    """The start told apart from the work: the command in process against the floor (pairs
+    of their own, ``work``), and the process against a floor that also pays the stack's
+    imports, as the process does."""
+    work_floors, inside = work
+    ratio = median(inside) / median(work_floors)
+    return (
+        f"the command in process (no start): {median(inside) * 1000:.0f} ms, {ratio:.2f}×; "
+        f"the process vs the floor + the stack's imports ({start * 1000:.0f} ms): "
+        f"{median(subjects) / (median(floors) + start):.2f}×"
+    )
 
 
 def _in_process(argv: list[str], env: dict[str, str], sink: Any) -> Callable[[], None]:
@@ -393,8 +416,7 @@ def process_start(ctx: Context) -> Row:
     one = ctx.data.known_ids[0]
     bare = _process(["-c", "pass"], env)
     helps = _process(["-m", "telemetry", "--help"], env)
-    # What the stack alone costs before any of ours runs: the config and client libraries.
-    libraries = _process(["-c", "import pydantic_settings, redis"], env)
+    libraries = _process(_STACK_IMPORTS, env)
     with tempfile.TemporaryDirectory() as tmp:
         paste = Path(tmp) / "one.txt"
         paste.write_text(one + "\n")
