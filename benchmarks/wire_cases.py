@@ -8,16 +8,16 @@ replies parsed by ``hiredis.Reader``, values decoded by ``orjson``.
 - ``wire-summary``: SCAN COUNT 1000 of the namespace, each reply's keys read
   with MGET + a PTTL per key sent on the same write as the next SCAN;
   values decoded, nothing counted. Subject: ``python -m telemetry summary
-  --since 24h`` (JSON on stdout), a whole process. Also reported: the same
-  command run in this process (``cli.main``, imports done), its work without
-  the start.
+  --since 24h`` (JSON on stdout), a whole process. Also reported (both wire
+  cases): the same command run in this process (``cli.main``, imports done),
+  its work without the start, and the process against the floor plus the
+  stack's imports.
 - ``wire-resolve``: the known-prefix IDs' keys in chunks of 1,000 (MGET + a
   PTTL per key, the next chunk written before this one's replies are read),
   and the ten ``CSV_HEADER`` columns written with ``csv.writer``: run URL,
   organization, processed time (the producer's, else inferred from the TTL)
   and expiry as ISO text. Subject: ``python -m telemetry resolve FILE``
-  (CSV on stdout), a whole process. Also reported: the same command run in
-  this process (``cli.main``, imports done), its work without the start.
+  (CSV on stdout), a whole process.
 - ``process-start``: ``python -m telemetry --help`` and a ``resolve`` of one
   ID, against a bare ``python -c pass``; measured, no target. Also reported:
   ``python -c "import pydantic_settings, redis"``, the stack's own start.
@@ -312,21 +312,9 @@ def wire_summary(ctx: Context) -> Row:
     if abs(scanned - seen) > 0.001 * ctx.size.keys:
         raise RuntimeError(f"summary scanned {scanned:,} keys, the wire floor {seen:,}")
     with open(os.devnull, "w") as sink:
-        in_process = _in_process(argv[2:], env, sink)
-        in_process()  # its imports, as the process pays them, are out of its timings
-        runs = ctx.runs_for(heavy=True)
-        with _fresh_heap():
-            floor = functools.partial(wire_scan_floor, ctx.server.port, pattern)
-            floors, subjects = interleave(floor, _process(argv, env), runs, warmup=False)
-            work = interleave(floor, in_process, runs, warmup=False)
-        start = _stack_start(env, runs)
-    return _row(
-        "wire-summary",
-        f"{seen:,} keys",
-        floors,
-        subjects,
-        "whole process vs in-process floor; " + _work_note(work, floors, subjects, start),
-    )
+        floor = functools.partial(wire_scan_floor, ctx.server.port, pattern)
+        floors, subjects, note = _against_floor(floor, argv, env, sink, ctx.runs_for(heavy=True))
+    return _row("wire-summary", f"{seen:,} keys", floors, subjects, note)
 
 
 @register("wire-resolve", "resolve FILE as a process vs MGET+PTTL on the wire + CSV")
@@ -344,25 +332,10 @@ def wire_resolve(ctx: Context) -> Row:
         if lines < len(ids) + 1:
             raise RuntimeError(f"resolve wrote {lines} lines for {len(ids)} IDs")
         with open(os.devnull, "w") as sink:
-            found = wire_resolve_floor(ctx.server.port, ids, keys, types, sink)
-            in_process = _in_process(argv[2:], env, sink)
-            in_process()  # its imports, as the process pays them, are out of its timings
-            runs = ctx.runs_for()
-            with _fresh_heap():
-                floor = functools.partial(
-                    wire_resolve_floor, ctx.server.port, ids, keys, types, sink
-                )
-                floors, subjects = interleave(floor, _process(argv, env), runs, warmup=False)
-                work = interleave(floor, in_process, runs, warmup=False)
-            start = _stack_start(env, runs)
-    return _row(
-        "wire-resolve",
-        f"{len(ids):,} IDs",
-        floors,
-        subjects,
-        f"{found:,} found; whole process vs in-process floor; "
-        + _work_note(work, floors, subjects, start),
-    )
+            floor = functools.partial(wire_resolve_floor, ctx.server.port, ids, keys, types, sink)
+            found = floor()
+            floors, subjects, note = _against_floor(floor, argv, env, sink, ctx.runs_for())
+    return _row("wire-resolve", f"{len(ids):,} IDs", floors, subjects, f"{found:,} found; {note}")
 
 
 # What the stack alone costs before any of ours runs: the config and client libraries.
@@ -375,21 +348,27 @@ def _stack_start(env: dict[str, str], runs: int) -> float:
     return median([timed(start)[0] for _ in range(max(runs, 3))])
 
 
-def _work_note(
-    work: tuple[list[float], list[float]],
-    floors: list[float],
-    subjects: list[float],
-    start: float,
-) -> str:
-    """The start told apart from the work: the command in process against the floor (pairs
-    of their own, ``work``), and the process against a floor that also pays the stack's
-    imports, as the process does."""
-    work_floors, inside = work
-    ratio = median(inside) / median(work_floors)
+def _against_floor(
+    floor: Callable[[], Any], argv: list[str], env: dict[str, str], sink: Any, runs: int
+) -> tuple[list[float], list[float], str]:
+    """The process ``python ARGV`` against ``floor`` (interleaved pairs), and a note that
+    tells its start from its work: the same command in this process against the floor
+    (pairs of their own), and the process against the floor plus the stack's imports."""
+    in_process = _in_process(argv[2:], env, sink)
+    in_process()  # its imports, as the process pays them, are out of its timings
+    with _fresh_heap():
+        floors, subjects = interleave(floor, _process(argv, env), runs, warmup=False)
+        work_floors, inside = interleave(floor, in_process, runs, warmup=False)
+    start = _stack_start(env, runs)
+    floor_s, work_s = median(floors), median(inside)
     return (
-        f"the command in process (no start): {median(inside) * 1000:.0f} ms, {ratio:.2f}×; "
+        floors,
+        subjects,
+        "whole process vs in-process floor; "
+        f"the command in process (no start): {work_s * 1000:.0f} ms, "
+        f"{work_s / median(work_floors):.2f}×; "
         f"the process vs the floor + the stack's imports ({start * 1000:.0f} ms): "
-        f"{median(subjects) / (median(floors) + start):.2f}×"
+        f"{median(subjects) / (floor_s + start):.2f}×",
     )
 
 
@@ -416,7 +395,6 @@ def process_start(ctx: Context) -> Row:
     one = ctx.data.known_ids[0]
     bare = _process(["-c", "pass"], env)
     helps = _process(["-m", "telemetry", "--help"], env)
-    libraries = _process(_STACK_IMPORTS, env)
     with tempfile.TemporaryDirectory() as tmp:
         paste = Path(tmp) / "one.txt"
         paste.write_text(one + "\n")
@@ -424,7 +402,7 @@ def process_start(ctx: Context) -> Row:
         runs = max(ctx.runs_for(), 5)
         floors, subjects = interleave(bare, resolve_one, runs)
         helps_s = [timed(helps)[0] for _ in range(runs)]
-        libraries_s = [timed(libraries)[0] for _ in range(runs)]
+        libraries = _stack_start(env, runs)
     return Row(
         case="process-start",
         size="1 ID",
@@ -435,7 +413,7 @@ def process_start(ctx: Context) -> Row:
         met=None,
         note=(
             f"floor = python -c pass; --help {median(helps_s) * 1000:.0f} ms; "
-            f"python -c 'import pydantic_settings, redis' {median(libraries_s) * 1000:.0f} ms"
+            f"python -c 'import pydantic_settings, redis' {libraries * 1000:.0f} ms"
         ),
         floor_samples=floors,
         subject_samples=subjects,
