@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 from apptest_support import reset_process_state, tree_nodes
 from clocks import FrozenClock
 from e2e.harness import cookie_present
+from e2e.harness import sign_in as browser_sign_in
 from redis_server import RedisServer
 from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY, mode_cookie_key
 from telemetry.users import MAX_USERNAME_LENGTH, add_user, load_users, remove_user
@@ -623,14 +624,10 @@ def test_browser_deep_link_cookie_and_sign_out(live_app: str, real_mode: RedisSe
             expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
             assert redis_commands(real_mode) == {}
 
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password", exact=True).fill("wrong password!")
-            page.get_by_role("button", name="Sign in").click()
+            browser_sign_in(page, "alice", "wrong password!")
             expect(page.get_by_text(gate.WRONG_CREDENTIALS)).to_be_visible()
 
-            page.get_by_label("Username").fill("alice")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            browser_sign_in(page, "alice", PASSWORD)
             expect(page.get_by_role("button", name="Sign out")).to_be_visible()
             # ...and the deep link landed where it pointed.
             expect(page).to_have_url(f"{live_app}/{target['url_path']}?from=link")
