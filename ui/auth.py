@@ -10,30 +10,35 @@ signing in, the browser must know the requested page during the login runs:
 app.py declares ``st.navigation`` (hidden while signed out, it runs nothing)
 before calling the gate, and runs the page after it.
 
-Built on streamlit-authenticator 0.4.x: its ``Authenticate`` checks
-passwords, keeps the session-state convention (``authentication_status``,
-``username``, ``name`` …) and issues/reads the signed re-authentication
-cookie. Around it:
+Built on streamlit-authenticator 0.4.x: its session-state convention
+(``authentication_status``, ``username``, ``name`` …) and its signed
+re-authentication cookie, which its ``Authenticate`` issues and reads. Around it:
 
 * credentials are passed as a dict (never a path), so the library never
   writes to ``AUTH_CONFIG_PATH``;
 * the login form is ours (stable widget keys), handled in its submit
   callback so the typed password is wiped from session state at once and a
-  successful sign-in renders the requested page in the same run;
+  successful sign-in renders the requested page in the same run. The
+  password is checked against the users file (``AuthConfig.check_password``),
+  and the attempt is worked out once and applied so that a rerun cutting the
+  callback short loses nothing (``_sign_in``);
 * login throttling per username (``telemetry.auth.LoginThrottle``, process
   wide), since the library's ``max_login_attempts`` does not work;
 * sign-out clears the whole session in the button's callback (nothing
   protected renders after it), deletes the cookie and records the sign-out so
   a cookie issued earlier is refused.
 
-``require_user`` is idempotent within a run: a page may call it again.
+``require_user`` runs once per run (the shell calls it): it renders keyed
+components (the cookie manager), which a second call would duplicate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +56,7 @@ from telemetry.auth import (
     throttle_key,
     throttle_message,
 )
-from telemetry.users import MAX_PASSWORD_BYTES, MAX_USERNAME_LENGTH
+from telemetry.users import MAX_USERNAME_LENGTH
 
 from . import render
 from .cache import ProcessCache
@@ -73,6 +78,10 @@ _LIBRARY_KEYS = ("name", "username", "authentication_status", "email", "roles")
 _NOTICE_KEY = "_auth_notice"
 _COOKIE_ACTION_KEY = "_auth_cookie_action"
 _CONNECTION_KEY = "_auth_connection"
+# A password check takes bcrypt's ~0.25 s (more on a loaded machine); a run waits at
+# most this long for one begun by the run it replaced.
+_CHECK_WAIT_SECONDS = 10.0
+_ATTEMPT_KEY = "_auth_attempt"  # the last submitted sign-in: its outcome, applied or not
 
 WRONG_CREDENTIALS = "Wrong username or password."
 SESSION_MOVED = "Your session has ended: please sign in again."
@@ -149,7 +158,7 @@ def auth_config(settings: Settings) -> AuthConfig:
 def require_user(settings: Settings) -> str:
     """Render the login form and ``st.stop()`` unless signed in; returns the username.
 
-    Idempotent within a run: a page may call it again (it returns at once).
+    Call it once per run, before any page: it may render the cookie manager.
     """
     try:
         config = auth_config(settings)
@@ -158,24 +167,31 @@ def require_user(settings: Settings) -> str:
         st.stop()
         raise AssertionError("unreachable") from None
 
+    if _sign_in_pending():
+        _sign_in(config, submitted=False)
     username = _signed_in_user(config)
     if username and not _connection_allowed(config, username):
         logger.warning("signed out a session resumed on a connection without its cookie")
         _end_session(notice=("warning", SESSION_MOVED))
         username = None
-    # "set" runs once. "delete" stays pending until the next sign-in: the rerun the
-    # cookie component triggers right after sign-out can unmount it before the
-    # browser ran it, leaving a cookie a restarted server would accept again.
-    # Deleting an absent cookie is harmless, so it is simply rendered every run.
+    # The cookie actions run in a browser component, and a rerun (the cookie
+    # components' own answers cause them) can unmount it before the browser ran
+    # it: a lost "set" leaves a signed-in tab whose reload asks for the password
+    # again; a lost "delete", a cookie a restarted server would accept again. So
+    # "set" is rendered on every run until the component reports it done, and
+    # "delete" stays pending until the next sign-in (deleting an absent cookie
+    # is harmless).
     cookie_action = st.session_state.get(_COOKIE_ACTION_KEY)
-    if cookie_action == "set":
+    # Checked before rendering: a run that renders no cookie component removes them.
+    if cookie_action == "set" and (not username or _cookie_set_done()):
         st.session_state.pop(_COOKIE_ACTION_KEY, None)
+        cookie_action = None
     if username and cookie_action is None:
         return username
 
     # Built at most once per run (its cookie manager is a keyed component).
     authenticator = _build_authenticator(config)
-    if cookie_action == "set" and username:
+    if cookie_action == "set":
         _run_cookie_action(authenticator, "set")
     elif cookie_action == "delete":
         _run_cookie_action(authenticator, "delete")
@@ -186,7 +202,7 @@ def require_user(settings: Settings) -> str:
     if username:
         return username
 
-    _render_login(config, authenticator)
+    _render_login(config)
     st.stop()
     raise AssertionError("unreachable")
 
@@ -290,6 +306,19 @@ def _run_cookie_action(authenticator: stauth.Authenticate, action: str) -> None:
         logger.warning("could not %s the sign-in cookie: %s", action, type(exc).__name__)
 
 
+# streamlit-authenticator sets its cookie with extra-streamlit-components'
+# ``CookieManager.set``, whose component (under that method's default key, "set")
+# returns True once the browser has run it: the one place this gate relies on
+# how the two libraries do it (pinned by tests/app/test_cookie_component_shim.py).
+COOKIE_SET_COMPONENT_KEY = "set"
+
+
+def _cookie_set_done() -> bool:
+    """Whether the browser has run the sign-in cookie's "set" (its answer, kept from
+    the run that rendered it, is read before this run renders anything)."""
+    return st.session_state.get(COOKIE_SET_COMPONENT_KEY) is True
+
+
 def _sign_in_from_cookie(authenticator: stauth.Authenticate, config: AuthConfig) -> str | None:
     """Re-authenticate from a valid, unexpired, not-signed-out cookie."""
     if st.session_state.get("logout"):  # signed out in this session: no cookie counts
@@ -317,7 +346,7 @@ def _render_setup_error(exc: AuthConfigError) -> None:
     st.caption("Fix the settings above and reload the page. See docs/security.md.")
 
 
-def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
+def _render_login(config: AuthConfig) -> None:
     # No heading anchors: each would be a Tab stop (a hover link) before Username.
     st.title("Run Lookup", anchor=False)
     st.caption("Sign in to see which trigger.dev run processed an entity.")
@@ -349,51 +378,139 @@ def _render_login(config: AuthConfig, authenticator: stauth.Authenticate) -> Non
             key=SUBMIT_KEY,
             type="primary",
             on_click=_on_login,
-            args=(config, authenticator),
+            args=(config,),
         )
     render.focus_input("Username")  # the first field, as a person expects
 
 
-def _on_login(config: AuthConfig, authenticator: stauth.Authenticate) -> None:
+def _on_login(config: AuthConfig) -> None:
     """Submit callback: runs before the script, so success renders the page at once."""
+    _sign_in(config, submitted=True)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What one submitted sign-in came to: worked out (counted, checked) once."""
+
+    submission: bytes  # digest of the typed username and password it answers
+    username: str  # the throttle key: stripped, lower-cased
+    notice: tuple[str, str] | None  # None: signed in
+
+
+def _sign_in_pending() -> bool:
+    """Whether the last submit may not have been applied: a typed password reached
+    the server (only a submit sends one), or an outcome was worked out and not applied.
+
+    Waits for a password check still under way in a run this one replaced: with
+    Streamlit's fast reruns (the default) a rerun request starts the new run at once,
+    while the old one goes on until its next session-state access, where it stops.
+    """
+    box = st.session_state.get(_ATTEMPT_KEY)
+    if isinstance(box, dict):
+        checking = box.get("checking")
+        if isinstance(checking, threading.Event):
+            checking.wait(_CHECK_WAIT_SECONDS)
+        if box.get("pending") is not None:
+            return True
+    return bool(st.session_state.get(PASSWORD_KEY))
+
+
+def _sign_in(config: AuthConfig, *, submitted: bool) -> None:
+    """Work out a submitted username and password once, and apply the outcome.
+
+    Streamlit ends a callback (and a run) at its next session-state access when
+    another rerun request has arrived meanwhile (streamlit/streamlit#10578). On
+    the login page one always comes: the cookie component's first answer, which
+    can land while bcrypt runs. The submit's trigger is then spent, but its typed
+    values reached the server, so the gate calls this again (``submitted`` False)
+    while a typed password or an unapplied outcome is left. The outcome is kept in
+    a plain dict inside session state, whose writes are no interruption points,
+    so it is counted and checked once and then applied, as often as it takes.
+    The browser goes on sending the typed values after a submit until the form is
+    re-rendered or gone; a value already applied is then only cleared. While the
+    check runs, ``box["checking"]`` is an unset event (see ``_sign_in_pending``).
+    """
     typed_username = str(st.session_state.get(USERNAME_KEY) or "")
     password = str(st.session_state.get(PASSWORD_KEY) or "")
-    st.session_state[PASSWORD_KEY] = ""  # never keep a typed password around
+    box = st.session_state.get(_ATTEMPT_KEY)
+    if not isinstance(box, dict):
+        box = {"pending": None, "applied": None}
+        st.session_state[_ATTEMPT_KEY] = box
+    submission = hashlib.sha256(
+        f"{len(typed_username)}:{typed_username}{password}".encode("utf-8", "replace")
+    ).digest()
+    attempt = box["pending"]
+    if submitted or attempt is None:
+        if not submitted and (not password or submission == box["applied"]):
+            if password:
+                st.session_state[PASSWORD_KEY] = ""
+            return
+        if attempt is None or attempt.submission != submission:
+            box["checking"] = checking = threading.Event()
+            try:
+                attempt = _work_out(config, typed_username, password, submission)
+                box["pending"] = attempt
+            finally:
+                checking.set()
+    _apply(config, attempt)
+    # Plain dict writes: nothing can cut in between them (see above).
+    box["applied"] = attempt.submission
+    box["pending"] = None
+
+
+def _work_out(
+    config: AuthConfig, typed_username: str, password: str, submission: bytes
+) -> _Attempt:
+    """Count and check one submission (no session state: nothing here can be cut short)."""
     if len(typed_username) > MAX_USERNAME_LENGTH or len(password) > MAX_FORM_PASSWORD_CHARS:
         # No user has such a name: refused before it is kept, counted or hashed (a
         # throttle key per 10 MB "username" would be memory anyone can fill).
-        st.session_state[USERNAME_KEY] = ""
-        st.session_state[_NOTICE_KEY] = ("error", WRONG_CREDENTIALS)
-        return
+        return _Attempt(submission, "", ("error", WRONG_CREDENTIALS))
     username = throttle_key(typed_username)
     if not username or not password:
-        st.session_state[_NOTICE_KEY] = ("warning", "Enter your username and password.")
-        return
+        return _Attempt(submission, username, ("warning", "Enter your username and password."))
     throttle = login_throttle()
     wait = throttle.begin_attempt(username)  # counted before the check: see begin_attempt
     if wait > 0:
         # No password check at all while the username waits.
-        st.session_state[_NOTICE_KEY] = ("error", throttle_message(wait))
-        return
+        return _Attempt(submission, username, ("error", throttle_message(wait)))
     known = username in config.users
-    if known and len(password.encode("utf-8")) <= MAX_PASSWORD_BYTES:
-        ok = bool(authenticator.authentication_controller.login(username, password))
-    else:
-        config.check_password(username, password)  # same bcrypt cost: no timing oracle
-        ok = False
-    if ok and st.session_state.get("authentication_status") is True:
+    # Stripped as streamlit-authenticator's login did (users add refuses such edges).
+    # An unknown username costs the same bcrypt check: no timing oracle.
+    if config.check_password(username, password.strip()):
         throttle.record_success(username)
-        _bind_connection()
-        st.session_state.pop(_NOTICE_KEY, None)
-        st.session_state[_COOKIE_ACTION_KEY] = "set"
         logger.info("user %s signed in", username)
-        return
-    st.session_state["authentication_status"] = None
+        return _Attempt(submission, username, None)
     wait = throttle.retry_after(username)
     # Log known usernames only: an unknown one may be a password typed in the wrong box.
     logger.warning("failed sign-in for %s", username if known else "an unknown username")
     text = WRONG_CREDENTIALS + (" " + throttle_message(wait) if wait > 0 else "")
-    st.session_state[_NOTICE_KEY] = ("error", text)
+    return _Attempt(submission, username, ("error", text))
+
+
+def _apply(config: AuthConfig, attempt: _Attempt) -> None:
+    """Apply an attempt's outcome. Any write may be the last this call makes (see
+    ``_sign_in``): the session counts as signed in only from the status flag on,
+    and applying the same outcome again changes nothing."""
+    if attempt.notice is None:
+        user = config.users[attempt.username]
+        _bind_connection()
+        # streamlit-authenticator's session convention, as its own login writes it.
+        st.session_state["username"] = user.username
+        st.session_state["name"] = user.name or user.username
+        st.session_state["email"] = user.email or None
+        st.session_state["roles"] = None
+        st.session_state.pop(_NOTICE_KEY, None)
+        st.session_state[_COOKIE_ACTION_KEY] = "set"
+        st.session_state["authentication_status"] = True
+    else:
+        st.session_state["authentication_status"] = None
+        st.session_state[_NOTICE_KEY] = attempt.notice
+        if not attempt.username:  # an over-long name is not kept either
+            st.session_state[USERNAME_KEY] = ""
+    # The last session-state write: once it is made, the caller records the outcome
+    # as applied before anything else can run.
+    st.session_state[PASSWORD_KEY] = ""  # never keep a typed password around
 
 
 def _on_logout() -> None:

@@ -301,6 +301,68 @@ def test_oversized_sign_in_fields_are_cut_before_they_are_kept(
     assert len(at.session_state[gate.USERNAME_KEY]) <= MAX_USERNAME_LENGTH
 
 
+# A submit's callback cut short by another rerun request (streamlit/streamlit#10578):
+# the browser's later requests carry the typed values without the submit's trigger.
+# AppTest holds a form's values back until its button is clicked, so these tests put
+# the values where such a request leaves them; tests/e2e/test_sign_in_races.py
+# stages the cut itself in a real browser.
+
+
+def arrive_without_submit(at: AppTest, username: str, password: str) -> AppTest:
+    at.session_state[gate.USERNAME_KEY] = username
+    at.session_state[gate.PASSWORD_KEY] = password
+    return at.run()
+
+
+def test_typed_values_that_arrive_without_the_submit_still_sign_in(
+    real_mode: RedisServer,
+) -> None:
+    """Username and password that reach the server without the trigger (their submit's
+    callback was cut short) sign in, and the password is not kept."""
+    at = arrive_without_submit(new_app().run(), "alice", PASSWORD)
+    assert_signed_in(at, "alice")
+    assert at.session_state[gate.PASSWORD_KEY] == ""
+
+
+def test_a_wrong_password_without_the_submit_is_refused_like_a_submit(
+    real_mode: RedisServer,
+) -> None:
+    """A wrong password that arrives without the trigger gets the same message as a submit."""
+    at = arrive_without_submit(new_app().run(), "alice", "wrong password!")
+    assert_login_page_only(at)
+    assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+    assert at.session_state[gate.PASSWORD_KEY] == ""
+
+
+def test_a_failed_submit_sent_again_without_its_trigger_is_not_counted_again(
+    real_mode: RedisServer, clock: FrozenClock
+) -> None:
+    """The browser re-sends a submit's values until the form is re-rendered: five such
+    re-sends of one wrong password cost one failure, not a lockout."""
+    at = new_app().run()
+    sign_in(at, "alice", "wrong password!")
+    assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+    for _ in range(5):
+        arrive_without_submit(at, "alice", "wrong password!")
+        assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+        assert at.session_state[gate.PASSWORD_KEY] == ""
+    assert gate.login_throttle().retry_after("alice") == 0
+    sign_in(at, "alice", PASSWORD)
+    assert_signed_in(at, "alice")
+
+
+def test_a_submit_sent_again_after_signing_in_is_not_checked_again(
+    real_mode: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The signed-in session does not check again the submit that signed it in, sent again."""
+    caplog.set_level(logging.INFO, logger=gate.__name__)
+    at = sign_in(new_app().run(), "alice", PASSWORD)
+    arrive_without_submit(at, "alice", PASSWORD)
+    assert_signed_in(at, "alice")
+    assert at.session_state[gate.PASSWORD_KEY] == ""
+    assert [r.getMessage() for r in caplog.records].count("user alice signed in") == 1
+
+
 def test_sign_out_ends_the_session_at_once(real_mode: RedisServer) -> None:
     at = sign_in(new_app(id=ENTITY_ID).run(), "alice", PASSWORD)
     assert_signed_in(at, "alice")
