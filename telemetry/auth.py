@@ -6,6 +6,8 @@
   password the login page shows and a cookie key generated per process.
 * ``LoginThrottle`` is a per-username back-off kept in the server process
   (streamlit-authenticator's ``max_login_attempts`` does not work).
+* ``check_sign_in`` is what one submitted username and password come to:
+  bounded input, the throttle's count, the bcrypt check, the message to show.
 * ``SignOutRegistry`` remembers sign-outs so a copied or undeleted
   re-authentication cookie stops working at once (the library's cookies are
   stateless JWTs that stay valid until they expire).
@@ -34,6 +36,7 @@ from .config import Settings
 from .errors import ConfigError
 from .users import (
     BCRYPT_ROUNDS,
+    MAX_USERNAME_LENGTH,
     SETUP_HINT,
     User,
     UsersFileError,
@@ -399,6 +402,51 @@ class LoginThrottle:
                 del self._entries[key]
         while len(self._entries) > limit:
             self._entries.popitem(last=False)
+
+
+WRONG_CREDENTIALS = "Wrong username or password."
+MISSING_CREDENTIALS = "Enter your username and password."
+# What the form accepts at all (users add allows 64 characters, bcrypt uses 72
+# bytes): a longer value is refused before it is kept, hashed or counted.
+MAX_FORM_PASSWORD_CHARS = 1_024
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """What one submitted username and password came to (``check_sign_in``)."""
+
+    username: str  # the throttle key; "" when the input was refused for its length
+    notice: tuple[str, str] | None = None  # (level, text) for the login page; None: signed in
+    checked: bool = False  # the password was checked against bcrypt
+
+    @property
+    def signed_in(self) -> bool:
+        return self.notice is None
+
+
+def check_sign_in(
+    config: AuthConfig, throttle: LoginThrottle, typed_username: str, password: str
+) -> SignInOutcome:
+    """Count and check one submitted sign-in; the outcome says what to show."""
+    if len(typed_username) > MAX_USERNAME_LENGTH or len(password) > MAX_FORM_PASSWORD_CHARS:
+        # No user has such a name: refused before it is kept, counted or hashed (a
+        # throttle key per 10 MB "username" would be memory anyone can fill).
+        return SignInOutcome("", ("error", WRONG_CREDENTIALS))
+    username = throttle_key(typed_username)
+    if not username or not password:
+        return SignInOutcome(username, ("warning", MISSING_CREDENTIALS))
+    wait = throttle.begin_attempt(username)  # counted before the check: see begin_attempt
+    if wait > 0:
+        # No password check at all while the username waits.
+        return SignInOutcome(username, ("error", throttle_message(wait)))
+    # Stripped as streamlit-authenticator's login did (users add refuses such edges).
+    # An unknown username costs the same bcrypt check: no timing oracle.
+    if config.check_password(username, password.strip()):
+        throttle.record_success(username)
+        return SignInOutcome(username, checked=True)
+    wait = throttle.retry_after(username)
+    text = WRONG_CREDENTIALS + (" " + throttle_message(wait) if wait > 0 else "")
+    return SignInOutcome(username, ("error", text), checked=True)
 
 
 class SignOutRegistry:

@@ -61,9 +61,13 @@ class User:
     email: str = ""
     password_hash: str = field(default="", repr=False)
 
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
     def to_credentials(self) -> dict[str, Any]:
         """The entry streamlit-authenticator expects under ``credentials.usernames``."""
-        entry: dict[str, Any] = {"name": self.name or self.username, "password": self.password_hash}
+        entry: dict[str, Any] = {"name": self.display_name, "password": self.password_hash}
         if self.email:
             entry["email"] = self.email
         return entry

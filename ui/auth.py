@@ -38,7 +38,6 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +47,14 @@ import streamlit_authenticator as stauth
 from telemetry import Settings
 from telemetry.auth import (
     DEMO_USERNAME,
+    MAX_FORM_PASSWORD_CHARS,
     AuthConfig,
     AuthConfigError,
     LoginThrottle,
+    SignInOutcome,
     SignOutRegistry,
     check_auth_config,
-    throttle_key,
-    throttle_message,
+    check_sign_in,
 )
 from telemetry.users import MAX_USERNAME_LENGTH
 
@@ -83,11 +83,7 @@ _CONNECTION_KEY = "_auth_connection"
 _CHECK_WAIT_SECONDS = 10.0
 _ATTEMPT_KEY = "_auth_attempt"  # the last submitted sign-in: its outcome, applied or not
 
-WRONG_CREDENTIALS = "Wrong username or password."
 SESSION_MOVED = "Your session has ended: please sign in again."
-# What the form accepts at all (users add allows 64 characters, bcrypt uses 72
-# bytes): a longer value is refused before it is kept, hashed or counted.
-MAX_FORM_PASSWORD_CHARS = 1_024
 
 
 # -- process-wide state (one per server process, shared by every session) ---------
@@ -388,15 +384,6 @@ def _on_login(config: AuthConfig) -> None:
     _sign_in(config, submitted=True)
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    """What one submitted sign-in came to: worked out (counted, checked) once."""
-
-    submission: bytes  # digest of the typed username and password it answers
-    username: str  # the throttle key: stripped, lower-cased
-    notice: tuple[str, str] | None  # None: signed in
-
-
 def _sign_in_pending() -> bool:
     """Whether the last submit may not have been applied: a typed password reached
     the server (only a submit sends one), or an outcome was worked out and not applied.
@@ -439,65 +426,47 @@ def _sign_in(config: AuthConfig, *, submitted: bool) -> None:
     submission = hashlib.sha256(
         f"{len(typed_username)}:{typed_username}{password}".encode("utf-8", "replace")
     ).digest()
-    attempt = box["pending"]
-    if submitted or attempt is None:
-        if not submitted and (not password or submission == box["applied"]):
-            if password:
-                st.session_state[PASSWORD_KEY] = ""
-            return
-        if attempt is None or attempt.submission != submission:
-            box["checking"] = checking = threading.Event()
-            try:
-                attempt = _work_out(config, typed_username, password, submission)
-                box["pending"] = attempt
-            finally:
-                checking.set()
-    _apply(config, attempt)
+    pending = box["pending"]  # (submission, outcome) worked out, not yet applied
+    if not submitted and pending is None and (not password or submission == box["applied"]):
+        if password:  # sent again after it was applied: only cleared
+            st.session_state[PASSWORD_KEY] = ""
+        return
+    if pending is None or (submitted and pending[0] != submission):
+        box["checking"] = checking = threading.Event()
+        try:
+            pending = box["pending"] = (submission, _work_out(config, typed_username, password))
+        finally:
+            checking.set()
+    _apply(config, pending[1])
     # Plain dict writes: nothing can cut in between them (see above).
-    box["applied"] = attempt.submission
+    box["applied"] = pending[0]
     box["pending"] = None
 
 
-def _work_out(
-    config: AuthConfig, typed_username: str, password: str, submission: bytes
-) -> _Attempt:
-    """Count and check one submission (no session state: nothing here can be cut short)."""
-    if len(typed_username) > MAX_USERNAME_LENGTH or len(password) > MAX_FORM_PASSWORD_CHARS:
-        # No user has such a name: refused before it is kept, counted or hashed (a
-        # throttle key per 10 MB "username" would be memory anyone can fill).
-        return _Attempt(submission, "", ("error", WRONG_CREDENTIALS))
-    username = throttle_key(typed_username)
-    if not username or not password:
-        return _Attempt(submission, username, ("warning", "Enter your username and password."))
-    throttle = login_throttle()
-    wait = throttle.begin_attempt(username)  # counted before the check: see begin_attempt
-    if wait > 0:
-        # No password check at all while the username waits.
-        return _Attempt(submission, username, ("error", throttle_message(wait)))
-    known = username in config.users
-    # Stripped as streamlit-authenticator's login did (users add refuses such edges).
-    # An unknown username costs the same bcrypt check: no timing oracle.
-    if config.check_password(username, password.strip()):
-        throttle.record_success(username)
-        logger.info("user %s signed in", username)
-        return _Attempt(submission, username, None)
-    wait = throttle.retry_after(username)
-    # Log known usernames only: an unknown one may be a password typed in the wrong box.
-    logger.warning("failed sign-in for %s", username if known else "an unknown username")
-    text = WRONG_CREDENTIALS + (" " + throttle_message(wait) if wait > 0 else "")
-    return _Attempt(submission, username, ("error", text))
+def _work_out(config: AuthConfig, typed_username: str, password: str) -> SignInOutcome:
+    """Count and check one submission: no session state, so nothing cuts it short."""
+    outcome = check_sign_in(config, login_throttle(), typed_username, password)
+    if outcome.signed_in:
+        logger.info("user %s signed in", outcome.username)
+    elif outcome.checked:
+        # Log known usernames only: an unknown one may be a password typed in the wrong box.
+        known = outcome.username in config.users
+        logger.warning(
+            "failed sign-in for %s", outcome.username if known else "an unknown username"
+        )
+    return outcome
 
 
-def _apply(config: AuthConfig, attempt: _Attempt) -> None:
+def _apply(config: AuthConfig, outcome: SignInOutcome) -> None:
     """Apply an attempt's outcome. Any write may be the last this call makes (see
     ``_sign_in``): the session counts as signed in only from the status flag on,
     and applying the same outcome again changes nothing."""
-    if attempt.notice is None:
-        user = config.users[attempt.username]
+    if outcome.notice is None:
+        user = config.users[outcome.username]
         _bind_connection()
         # streamlit-authenticator's session convention, as its own login writes it.
         st.session_state["username"] = user.username
-        st.session_state["name"] = user.name or user.username
+        st.session_state["name"] = user.display_name
         st.session_state["email"] = user.email or None
         st.session_state["roles"] = None
         st.session_state.pop(_NOTICE_KEY, None)
@@ -505,8 +474,8 @@ def _apply(config: AuthConfig, attempt: _Attempt) -> None:
         st.session_state["authentication_status"] = True
     else:
         st.session_state["authentication_status"] = None
-        st.session_state[_NOTICE_KEY] = attempt.notice
-        if not attempt.username:  # an over-long name is not kept either
+        st.session_state[_NOTICE_KEY] = outcome.notice
+        if not outcome.username:  # an over-long name is not kept either
             st.session_state[USERNAME_KEY] = ""
     # The last session-state write: once it is made, the caller records the outcome
     # as applied before anything else can run.

@@ -23,7 +23,13 @@ from clocks import FrozenClock
 from e2e.harness import cookie_present
 from e2e.harness import sign_in as browser_sign_in
 from redis_server import RedisServer
-from telemetry.auth import DEMO_PASSWORD, DEMO_USERNAME, EXAMPLE_COOKIE_KEY, mode_cookie_key
+from telemetry.auth import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    EXAMPLE_COOKIE_KEY,
+    WRONG_CREDENTIALS,
+    mode_cookie_key,
+)
 from telemetry.users import MAX_USERNAME_LENGTH, add_user, load_users, remove_user
 from ui import auth as gate
 from ui import cache, shell
@@ -239,7 +245,7 @@ def test_wrong_password_and_unknown_user_look_the_same(real_mode: RedisServer) -
     for username, password in (("alice", "wrong password!"), ("mallory", PASSWORD)):
         sign_in(at, username, password)
         assert_login_page_only(at)
-        assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+        assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
         assert at.session_state[gate.PASSWORD_KEY] == ""  # the typed password is gone
         assert at.session_state["authentication_status"] is not True
     sign_in(at, "", "")
@@ -259,7 +265,7 @@ def test_throttle_kicks_in_spares_others_and_lifts(
     at = new_app().run()
     for _ in range(4):
         sign_in(at, "alice", "wrong password!")
-        assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+        assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
     sign_in(at, "alice", "wrong password!")
     assert "Try again in 30 seconds." in messages(at)
 
@@ -294,7 +300,7 @@ def test_oversized_sign_in_fields_are_cut_before_they_are_kept(
     at.text_input(key=gate.PASSWORD_KEY).set_value(password)
     at.button(key=gate.SUBMIT_KEY).click().run()
     assert_login_page_only(at)
-    assert gate.WRONG_CREDENTIALS in messages(at)
+    assert WRONG_CREDENTIALS in messages(at)
     tracked = gate.login_throttle().tracked()
     assert tracked and all(len(key) <= MAX_USERNAME_LENGTH for key in tracked)
     assert at.session_state[gate.PASSWORD_KEY] == ""
@@ -330,7 +336,7 @@ def test_a_wrong_password_without_the_submit_is_refused_like_a_submit(
     """A wrong password that arrives without the trigger gets the same message as a submit."""
     at = arrive_without_submit(new_app().run(), "alice", "wrong password!")
     assert_login_page_only(at)
-    assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+    assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
     assert at.session_state[gate.PASSWORD_KEY] == ""
 
 
@@ -341,10 +347,10 @@ def test_a_failed_submit_sent_again_without_its_trigger_is_not_counted_again(
     re-sends of one wrong password cost one failure, not a lockout."""
     at = new_app().run()
     sign_in(at, "alice", "wrong password!")
-    assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+    assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
     for _ in range(5):
         arrive_without_submit(at, "alice", "wrong password!")
-        assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+        assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
         assert at.session_state[gate.PASSWORD_KEY] == ""
     assert gate.login_throttle().retry_after("alice") == 0
     sign_in(at, "alice", PASSWORD)
@@ -541,7 +547,7 @@ def test_demo_mode_shows_the_demo_password(monkeypatch: pytest.MonkeyPatch) -> N
     assert_login_page_only(at)
     assert DEMO_PASSWORD in messages(at) and DEMO_USERNAME in messages(at)
     sign_in(at, DEMO_USERNAME, "wrong password!")
-    assert [e.value for e in at.error] == [gate.WRONG_CREDENTIALS]
+    assert [e.value for e in at.error] == [WRONG_CREDENTIALS]
     sign_in(at, DEMO_USERNAME, DEMO_PASSWORD)
     assert_signed_in(at, DEMO_USERNAME)
 
@@ -687,7 +693,7 @@ def test_browser_deep_link_cookie_and_sign_out(live_app: str, real_mode: RedisSe
             assert redis_commands(real_mode) == {}
 
             browser_sign_in(page, "alice", "wrong password!")
-            expect(page.get_by_text(gate.WRONG_CREDENTIALS)).to_be_visible()
+            expect(page.get_by_text(WRONG_CREDENTIALS)).to_be_visible()
 
             browser_sign_in(page, "alice", PASSWORD)
             expect(page.get_by_role("button", name="Sign out")).to_be_visible()

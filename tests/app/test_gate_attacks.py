@@ -20,8 +20,8 @@ import pytest
 
 from e2e.harness import LiveApp, add_user
 from redis_server import RedisServer
-from telemetry.auth import mode_cookie_key
-from ui.auth import SESSION_MOVED, WRONG_CREDENTIALS
+from telemetry.auth import WRONG_CREDENTIALS, mode_cookie_key
+from ui.auth import SESSION_MOVED
 from wire_client import Render, WireClient
 
 ALICE, ALICE_PASSWORD = "alice", "alice's long passphrase"

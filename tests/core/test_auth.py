@@ -17,13 +17,18 @@ from telemetry.auth import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     EXAMPLE_COOKIE_KEY,
+    MAX_FORM_PASSWORD_CHARS,
     MIN_COOKIE_KEY_LENGTH,
+    MISSING_CREDENTIALS,
+    WRONG_CREDENTIALS,
     AuthConfig,
     AuthConfigError,
     LoginThrottle,
+    SignInOutcome,
     SignOutRegistry,
     ThrottlePolicy,
     check_auth_config,
+    check_sign_in,
     format_wait,
     mode_cookie_key,
     throttle_message,
@@ -239,6 +244,59 @@ def users_file(tmp_path: Path) -> Path:
 
 def _real(settings_factory: Callable, **overrides):
     return settings_factory(redis_url="redis://127.0.0.1:1/0", **overrides)
+
+
+# -- one submitted sign-in ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "expected"),
+    [
+        ("alice", PASSWORD, SignInOutcome("alice", checked=True)),
+        ("  ALICE ", f" {PASSWORD} ", SignInOutcome("alice", checked=True)),  # stripped
+        ("alice", "wrong", SignInOutcome("alice", ("error", WRONG_CREDENTIALS), checked=True)),
+        ("nobody", PASSWORD, SignInOutcome("nobody", ("error", WRONG_CREDENTIALS), checked=True)),
+        ("", PASSWORD, SignInOutcome("", ("warning", MISSING_CREDENTIALS))),
+        ("alice", "", SignInOutcome("alice", ("warning", MISSING_CREDENTIALS))),
+        ("a" * 65, PASSWORD, SignInOutcome("", ("error", WRONG_CREDENTIALS))),
+        (
+            "alice",
+            "p" * (MAX_FORM_PASSWORD_CHARS + 1),
+            SignInOutcome("", ("error", WRONG_CREDENTIALS)),
+        ),
+    ],
+    ids=["right", "edges", "wrong", "unknown", "no-name", "no-password", "long-name", "long-pw"],
+)
+def test_check_sign_in_outcomes(
+    settings_factory: Callable, users_file: Path, username: str, password: str, expected
+) -> None:
+    """Each kind of submitted sign-in comes to its outcome, message included."""
+    config = check_auth_config(
+        _real(settings_factory, auth_config_path=users_file, auth_cookie_key=COOKIE_KEY)
+    )
+    assert check_sign_in(config, LoginThrottle(), username, password) == expected
+
+
+def test_check_sign_in_counts_failures_and_refuses_unchecked_while_waiting(
+    settings_factory: Callable, users_file: Path
+) -> None:
+    """The fifth failure says when to retry; then even the right password is not checked."""
+    config = check_auth_config(
+        _real(settings_factory, auth_config_path=users_file, auth_cookie_key=COOKIE_KEY)
+    )
+    clock = FrozenClock(1_000.0)
+    throttle = LoginThrottle(clock=clock)
+    for _ in range(4):
+        assert check_sign_in(config, throttle, "alice", "wrong").notice == (
+            "error",
+            WRONG_CREDENTIALS,
+        )
+    fifth = check_sign_in(config, throttle, "alice", "wrong")
+    assert fifth.notice == ("error", f"{WRONG_CREDENTIALS} {throttle_message(30)}")
+    waiting = check_sign_in(config, throttle, "alice", PASSWORD)
+    assert waiting == SignInOutcome("alice", ("error", throttle_message(30)))
+    clock.now += 30
+    assert check_sign_in(config, throttle, "alice", PASSWORD).signed_in
 
 
 def test_demo_mode(settings_factory: Callable) -> None:
