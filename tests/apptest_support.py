@@ -208,6 +208,30 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def places(at: AppTest) -> dict[tuple[str, str], tuple[int, ...]]:
+    """Where each labelled element and each table is in the main area: ``(type, label)``
+    (a table: ``("dataframe", "#n")``, the n-th) → its path.
+
+    The path is what the browser keys an element by across runs: an element whose
+    path changes is drawn twice while a rerun is under way (the previous run's copy
+    stays, faded, until the run ends).
+    """
+    found: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    def walk(node: Any, path: tuple[int, ...]) -> None:
+        for index, child in sorted(getattr(node, "children", {}).items()):
+            label = getattr(child, "label", None)
+            if isinstance(label, str) and label:
+                found[(child.type, label)] = (*path, index)
+            elif child.type == "dataframe":
+                tables = sum(1 for kind, _ in found if kind == "dataframe")
+                found[("dataframe", f"#{tables}")] = (*path, index)
+            walk(child, (*path, index))
+
+    walk(at.main, ())
+    return found
+
+
 def widget(elements: Iterable[Any], key: str) -> Any:
     """The widget with user key ``key``."""
     for element in elements:

@@ -268,7 +268,10 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
             icon=":material/inbox:",
         )
         return
-    render_result(ctx, resolve(ctx, source, parsed, column, again=again))
+    # Every run of this input draws the same elements in the same places: the resolve's
+    # progress has its slot on every run, filled only on the run that resolves.
+    working = st.empty()
+    render_result(ctx, resolve(ctx, source, parsed, column, working, again=again))
 
 
 def render_result(ctx: AppContext, result: BulkResult, *, share: bool = True) -> None:
@@ -284,11 +287,15 @@ def render_result(ctx: AppContext, result: BulkResult, *, share: bool = True) ->
             icon=":material/warning:",
         )
     render_counts(result)
+    # Slots on every run, filled only on the run that asks trigger.dev: the elements
+    # below keep their places (a moved one shows twice while the next run is under way).
+    # An empty slot takes no room; one inside `section` would give it a gap of its own.
+    asking = st.empty()
     section = st.container()
+    preview = st.empty()
     if share and result.runs is None and runs.enabled(ctx):
         # The Redis rows stay on screen while trigger.dev answers (no widgets here: the
         # filter and downloads come once, below, with the run columns).
-        preview = st.empty()
         shown = displayed(result, result.table)
         preview.dataframe(
             shown,
@@ -298,8 +305,7 @@ def render_result(ctx: AppContext, result: BulkResult, *, share: bool = True) ->
             height=420 if result.table.num_rows > 10 else "auto",
             placeholder=EMPTY_CELL,
         )
-        with section:
-            result.runs = ask_runs(ctx, result)
+        result.runs = ask_runs(ctx, result, asking)
         preview.empty()
     if result.runs is not None:
         with section:
@@ -426,18 +432,21 @@ def resolve(
     source: BulkInput,
     parsed: ParsedIds,
     column: str | None,
+    working: Any,
     *,
     again: bool = False,
 ) -> BulkResult:
-    """The result for this input: from session state, or resolved now (with progress)."""
+    """The result for this input: from session state, or resolved now (with progress in
+    ``working``, an ``st.empty()`` cleared when done)."""
     key = f"{source.digest}:{column!r}:{ctx.key}"
     stored: BulkResult | None = st.session_state.get(_RESULT_STATE)
     if stored is not None and stored.key == key and not again:
         return stored
     st.session_state.pop(_RESULT_STATE, None)  # never show an old input's rows
+    box = working.container()
     bar = None
     if parsed.unique >= PROGRESS_FROM:
-        bar = st.progress(0.0, text=f"Resolving {parsed.unique:,} IDs…")
+        bar = box.progress(0.0, text=f"Resolving {parsed.unique:,} IDs…")
 
     shown = [time.monotonic()]
 
@@ -450,7 +459,7 @@ def resolve(
         bar.progress(done / max(total, 1), text=f"Resolving… {done:,} of {total:,} keys read")
 
     runs_pasted = sum(1 for query in parsed.queries if query.kind == RUN)
-    note = st.empty() if runs_pasted else None
+    note = box.empty() if runs_pasted else None
 
     def scan_progress(scanned: int) -> None:
         if note is None or time.monotonic() - shown[0] < PROGRESS_EVERY:
@@ -461,11 +470,12 @@ def resolve(
             f"{'s' if runs_pasted != 1 else ''}… {scanned:,} keys scanned"
         )
 
-    resolution = ctx.reader.resolve(parsed.queries, progress=progress, scan_progress=scan_progress)
-    if note is not None:
-        note.empty()
-    if bar is not None:
-        bar.empty()
+    try:
+        resolution = ctx.reader.resolve(
+            parsed.queries, progress=progress, scan_progress=scan_progress
+        )
+    finally:
+        working.empty()
     result = _result(key, parsed, resolution, ctx)
     result.file_name = source.file_name
     st.session_state[_RESULT_STATE] = result
@@ -498,8 +508,9 @@ def _result(key: str, parsed: ParsedIds, resolution: Resolution, ctx: AppContext
     )
 
 
-def ask_runs(ctx: AppContext, result: BulkResult) -> RunsResult | None:
-    """Ask trigger.dev once about every found row's run, with a progress bar.
+def ask_runs(ctx: AppContext, result: BulkResult, asking: Any) -> RunsResult | None:
+    """Ask trigger.dev once about every found row's run, with a progress bar in ``asking``
+    (an ``st.empty()``).
 
     ``resolution_runs`` never raises for the API (its failures are ``Unavailable``
     rows); anything else going wrong here marks every found row unavailable with the
@@ -508,7 +519,7 @@ def ask_runs(ctx: AppContext, result: BulkResult) -> RunsResult | None:
     resolution = result.resolution
     total = result.found_runs
     label = f"Asking trigger.dev about {total:,} run{'s' if total != 1 else ''}…"
-    bar = st.progress(0.0, text=label) if total else None
+    bar = asking.progress(0.0, text=label) if total else None
     shown = [time.monotonic()]
 
     def progress(done: int, of: int) -> None:

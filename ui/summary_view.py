@@ -72,6 +72,9 @@ def page() -> None:
     With a warm cache every element is drawn once, in its place. Only a scan
     (first visit, new window, expired cache, Refresh) needs placeholders for the
     filters whose options come from it, since its progress bar shows under them.
+    Every run draws the same elements in the same places, scan or not: while a run
+    is under way Streamlit keeps the previous run's elements, so one that moved
+    would show twice (a stale metric row beside the new one).
     """
     ctx = shell.page_context()
     st.title("Summary")
@@ -105,9 +108,10 @@ def page() -> None:
             help="Scan again now",
             on_click=_request_refresh,
         )
+    scanning = st.empty()  # the scan's progress bar, when there is one
     if fold is None:
         with context.edge():
-            fold = compute_fold(ctx, window, refresh=refresh)
+            fold = compute_fold(ctx, window, scanning, refresh=refresh)
         types, orgs = render_filters(slots, ctx, fold)
     if fold is not None:
         view = view_of(ctx, window, fold, types, orgs, names)
@@ -200,15 +204,18 @@ def cached_fold(ctx: AppContext, window: str) -> WindowFold | None:
     return _FOLDS.get((ctx.key, window))
 
 
-def compute_fold(ctx: AppContext, window: str, *, refresh: bool = False) -> WindowFold:
-    """The window's cached scan, or a fresh one with a progress bar (``refresh`` forces one)."""
+def compute_fold(
+    ctx: AppContext, window: str, scanning: Any, *, refresh: bool = False
+) -> WindowFold:
+    """The window's cached scan, or a fresh one with a progress bar in ``scanning`` (an
+    ``st.empty()``; ``refresh`` forces a scan)."""
     key = (ctx.key, window)
     fold = None if refresh else _FOLDS.get(key)
     if fold is not None:
         return fold
     cap = ctx.settings.scan_max_keys
     namespace = ctx.settings.telemetry_namespace
-    bar = st.progress(0.0, text=f"Scanning {namespace}:* …")
+    bar = scanning.progress(0.0, text=f"Scanning {namespace}:* …")
 
     def progress(scanned: int, records: int, invalid: int) -> None:
         bar.progress(
@@ -279,6 +286,13 @@ def file_name(kind: str, window: str, summary: Summary) -> str:
 
 
 def render_notes(view: SummaryView, ctx: AppContext, window: str) -> None:
+    # One container: how many notes a view has must not move the metrics and sections
+    # below. A moved element is drawn twice while a rerun replaces the previous one.
+    with st.container():
+        _notes(view, ctx, window)
+
+
+def _notes(view: SummaryView, ctx: AppContext, window: str) -> None:
     summary = view.summary
     age = ago(summary.as_of, time.time())
     since = (
@@ -658,8 +672,10 @@ def render_run_outcomes(view: SummaryView, ctx: AppContext, key: tuple[Any, ...]
     records = len(summary.rows)
     reload = st.session_state.get(RUNS_RELOAD_KEY, False)
     loaded = None if reload else _OUTCOMES.get(outcomes_key)
+    # The button, then the load's progress bar; on every run, so the result below has
+    # one place whether this run loads it or not.
+    intro = st.empty()
     if loaded is None:
-        intro = st.empty()  # cleared once clicked: the result takes its place
         with intro.container():
             source = "the demo runs" if runs.is_demo_api(ctx) else "trigger.dev"
             st.caption(
@@ -679,17 +695,17 @@ def render_run_outcomes(view: SummaryView, ctx: AppContext, key: tuple[Any, ...]
         if reload:
             _OUTCOMES.pop(outcomes_key)
         with context.edge(key="summary_runs_retry"):
-            loaded = _OUTCOMES.get_or_build(outcomes_key, lambda: _load(ctx, summary))
+            loaded = _OUTCOMES.get_or_build(outcomes_key, lambda: _load(ctx, summary, intro))
         if loaded is None:
             return
     _render_outcomes(loaded, summary)
 
 
-def _load(ctx: AppContext, summary: Summary) -> OutcomesView:
+def _load(ctx: AppContext, summary: Summary, slot: Any) -> OutcomesView:
     client = runs.client(ctx)
     assert client is not None  # noqa: S101 - runs.enabled(ctx) was checked
     records = from_summary_rows(summary.rows)
-    bar = st.progress(0.0, text=f"Asking for the runs of {len(records):,} records …")
+    bar = slot.progress(0.0, text=f"Asking for the runs of {len(records):,} records …")
 
     def progress(phase: str, done: int, total: int) -> None:
         what = "run states" if phase == "states" else "error messages of failed runs"

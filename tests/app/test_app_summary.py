@@ -20,6 +20,7 @@ from apptest_support import (
     metrics,
     no_exception,
     page_text,
+    places,
     put,
     use_redis,
 )
@@ -236,21 +237,6 @@ def shown(at: Any) -> dict[str, Any]:
     }
 
 
-class Spy:
-    """``streamlit`` as the Summary view sees it, counting the placeholders it makes."""
-
-    def __init__(self, module: Any) -> None:
-        self.module = module
-        self.placeholders = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.module, name)
-
-    def empty(self) -> Any:
-        self.placeholders += 1
-        return self.module.empty()
-
-
 def test_warm_rerun_reuses_the_view_and_shows_the_same_page(
     real: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,18 +267,27 @@ def test_warm_rerun_reuses_the_view_and_shows_the_same_page(
     assert len(built) == 3
 
 
-def test_warm_rerun_draws_the_filters_in_place(
-    real: redis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A warm rerun draws the filters in place: placeholders only on a run that scans."""
-    spy = Spy(summary_view.st)
-    monkeypatch.setattr(summary_view, "st", spy)
-    at = summary()
-    assert spy.placeholders == 2
+def test_every_element_keeps_its_place_scan_or_not(real: redis.Redis) -> None:
+    """A run that scans, a warm rerun and a filter that drops a note draw the filters,
+    metrics, downloads and sections at the same places (else the browser shows two
+    copies while the next run is under way)."""
+    # With an organization chosen, a note says the invalid records ignore that filter.
+    at = make_app(page=SUMMARY, query={"summary_orgs": ["org_A"]})  # scans: a progress bar
+    no_exception(at)
+    scanned = places(at)
+    assert ("metric", "Records") in scanned and ("tab", "Over time") in scanned
+    assert [c for c in at.caption if c.value.startswith("Invalid records (")]
     at.run()
     no_exception(at)
-    assert spy.placeholders == 2
-    assert "org_A" in at.multiselect(key="summary_orgs").options
+    assert places(at) == scanned
+    at.multiselect(key="summary_types").set_value(["payment"]).run()
+    no_exception(at)
+    # No invalid payment: the note on invalid records is gone, the elements below stay.
+    assert not [c for c in at.caption if c.value.startswith("Invalid records (")]
+    filtered = places(at)
+    # Only the tab bar follows the data: the Invalid records tab goes, the next moves up.
+    moved = {k for k in scanned.keys() | filtered.keys() if filtered.get(k) != scanned.get(k)}
+    assert moved == {("tab", "Invalid records"), ("tab", "Run outcomes")}
 
 
 def test_refresh_rescans_once(real: redis.Redis, redis_server: RedisServer) -> None:

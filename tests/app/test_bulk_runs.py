@@ -25,6 +25,7 @@ from apptest_support import (
     metrics,
     no_exception,
     page_text,
+    places,
     use_demo,
 )
 from cli_process import python_m
@@ -197,6 +198,24 @@ def test_failed_runs_filter_is_one_click(seeded: TriggerStandIn) -> None:
     at.segmented_control(key="bulk_filter").set_value("failed_runs").run()
     no_exception(at)
     assert run_statuses(at) == {"pym_bad": "FAILED", "pym_crash": "CRASHED"}
+
+
+def test_every_element_keeps_its_place_after_the_resolve(
+    seeded: TriggerStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run that resolves (progress bar) and asks trigger.dev (Redis rows on screen
+    meanwhile) draws counts, run state, downloads, filter and table where every later
+    run does (else the browser shows two copies while the next run is under way)."""
+    monkeypatch.setattr(bulk_view, "PROGRESS_FROM", 1)  # a progress bar for six IDs too
+    at = paste()
+    first = places(at)
+    assert {("metric", "Found"), ("button_group", "Show"), ("dataframe", "#0")} <= set(first)
+    at.run()
+    no_exception(at)
+    assert places(at) == first
+    at.segmented_control(key="bulk_filter").set_value("failed_runs").run()
+    no_exception(at)
+    assert places(at) == first
 
 
 def test_filter_and_rerun_ask_nothing_and_resolve_asks_again(seeded: TriggerStandIn) -> None:

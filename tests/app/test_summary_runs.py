@@ -17,6 +17,7 @@ from apptest_support import (
     metrics,
     no_exception,
     page_text,
+    places,
     put,
     use_demo,
 )
@@ -163,6 +164,19 @@ def test_result_is_cached_for_the_scan(seeded: redis.Redis, api: TriggerStandIn)
     no_exception(at)
     assert len(api.requests) == sent
     assert at.dataframe[1].value["entity_id"].tolist() == ["pym_r3", "inv_r2"]
+
+
+def test_outcomes_keep_their_place_on_the_runs_after_the_load(
+    seeded: redis.Redis, api: TriggerStandIn
+) -> None:
+    """The run that loads the outcomes (progress bar) draws them where the runs after it
+    do (else the browser shows two copies while the next run is under way)."""
+    at = load(outcomes_tab())
+    loaded = places(at)
+    assert {("button", "Ask again"), ("dataframe", "#1")} <= set(loaded)
+    at.run()
+    no_exception(at)
+    assert places(at) == loaded
 
 
 def test_wrong_key_shows_the_reason_and_keeps_the_summary(

@@ -252,11 +252,12 @@ def settle(page: Any) -> None:
 
 
 def metric(page: Any, label: str) -> Any:
-    """The value element of the ``st.metric`` labelled exactly ``label``."""
+    """The value element of the ``st.metric`` labelled exactly ``label``, this run's copy
+    (a moved metric row is on screen twice while a run is under way)."""
     card = page.get_by_test_id("stMetric").filter(
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     )
-    return card.get_by_test_id("stMetricValue")
+    return fresh(card.get_by_test_id("stMetricValue"))
 
 
 # While a script run is in progress, Streamlit keeps the previous run's elements on

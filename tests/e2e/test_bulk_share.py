@@ -110,6 +110,7 @@ def test_a_row_opens_its_lookup(signed_in: Any) -> None:
     grid = page.get_by_test_id("stDataFrame")
     cell = grid.locator("[role=grid]").locator("[role=gridcell][aria-colindex='2']").first
     expect(cell).to_have_text(f"./?id=payment:{KNOWN.rich_id}")
+    grid.scroll_into_view_if_needed()  # as a person scrolls to the table before clicking
     box = grid.bounding_box()
     assert box is not None
     x, y = box["x"] + LOOKUP_CELL_OFFSET[0], box["y"] + LOOKUP_CELL_OFFSET[1]
