@@ -217,15 +217,17 @@ def places(at: AppTest) -> dict[tuple[str, str], tuple[int, ...]]:
     stays, faded, until the run ends).
     """
     found: dict[tuple[str, str], tuple[int, ...]] = {}
+    tables = 0
 
     def walk(node: Any, path: tuple[int, ...]) -> None:
+        nonlocal tables
         for index, child in sorted(getattr(node, "children", {}).items()):
             label = getattr(child, "label", None)
             if isinstance(label, str) and label:
                 found[(child.type, label)] = (*path, index)
             elif child.type == "dataframe":
-                tables = sum(1 for kind, _ in found if kind == "dataframe")
                 found[("dataframe", f"#{tables}")] = (*path, index)
+                tables += 1
             walk(child, (*path, index))
 
     walk(at.main, ())

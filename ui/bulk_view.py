@@ -268,9 +268,7 @@ def render_input(ctx: AppContext, source: BulkInput, *, again: bool) -> None:
             icon=":material/inbox:",
         )
         return
-    # Every run of this input draws the same elements in the same places: the resolve's
-    # progress has its slot on every run, filled only on the run that resolves.
-    working = st.empty()
+    working = st.empty()  # the resolve's progress: a slot on every run (see render_result)
     render_result(ctx, resolve(ctx, source, parsed, column, working, again=again))
 
 
@@ -287,9 +285,9 @@ def render_result(ctx: AppContext, result: BulkResult, *, share: bool = True) ->
             icon=":material/warning:",
         )
     render_counts(result)
-    # Slots on every run, filled only on the run that asks trigger.dev: the elements
-    # below keep their places (a moved one shows twice while the next run is under way).
-    # An empty slot takes no room; one inside `section` would give it a gap of its own.
+    # Slots every run makes, filled only by the run that does the work, so the elements
+    # below keep their places (docs/architecture.md, "Views draw the same page on every
+    # run"). An empty slot takes no room; alone in `section` it would give it a gap.
     asking = st.empty()
     section = st.container()
     preview = st.empty()

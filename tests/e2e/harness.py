@@ -272,6 +272,19 @@ def fresh(locator: Any) -> Any:
     return locator.and_(locator.page.locator(NOT_STALE))
 
 
+def empty_blocks_laid_out(page: Any) -> list[str]:
+    """Blocks of the main area that are laid out (so they take a gap in their parent)
+    while nothing in them is, e.g. an empty slot alone in a container: their HTML."""
+    return page.evaluate(
+        """() =>
+  [...document.querySelectorAll('[data-testid=stMain] [data-testid=stVerticalBlock]')]
+    .filter(block => block.getClientRects().length > 0)
+    .filter(block => ![...block.querySelectorAll('*')].some(
+      e => e.getClientRects().length > 0 && e.getBoundingClientRect().height > 0))
+    .map(block => block.parentElement.outerHTML.slice(0, 300))"""
+    )
+
+
 def cookie_present(name: str) -> str:
     """A ``page.wait_for_function`` predicate: the browser holds cookie ``name``."""
     return f"() => document.cookie.split('; ').some(c => c.startsWith('{name}='))"

@@ -10,7 +10,15 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import COOKIE_NAME, KNOWN, PASSWORD, USER, VIEWPORT
-from .harness import LiveApp, fresh, metric, settle, sign_in, wait_until_signed_in
+from .harness import (
+    LiveApp,
+    empty_blocks_laid_out,
+    fresh,
+    metric,
+    settle,
+    sign_in,
+    wait_until_signed_in,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +39,15 @@ def resolve_paste(page: Any) -> None:
     ids.press("Control+Enter")
     expect(metric(page, "Found")).to_have_text("2")
     expect(metric(page, "Not found")).to_have_text("1")
+
+
+def test_empty_slots_take_no_room_after_a_resolve(signed_in: Any) -> None:
+    """After a resolve (its progress slot empty again) no laid-out block of the page is
+    empty: no stray gap pushes the table down."""
+    page = signed_in
+    resolve_paste(page)
+    settle(page)
+    assert empty_blocks_laid_out(page) == []
 
 
 def test_paste_and_upload_survive_bulk_lookup_bulk(signed_in: Any) -> None:

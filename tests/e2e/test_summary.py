@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from telemetry import csv_safe
 
 from .conftest import Seed
-from .harness import metric, settle
+from .harness import empty_blocks_laid_out, metric, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -88,6 +88,15 @@ def test_summary_numbers_match_the_seed(signed_in: Any, seed: Seed, tmp_path: Pa
         shown += by_type[entity_type]
         expect(metric(page, "Records")).to_have_text(f"{shown:,}")
         expect(metric(page, "Entity types")).to_have_text(f"{n}")
+
+
+def test_empty_slots_take_no_room_after_a_scan(signed_in: Any) -> None:
+    """After a scan (its progress slot empty again) no laid-out block of the page is
+    empty: no stray gap above the numbers."""
+    page = signed_in
+    open_summary_all(page)
+    settle(page)
+    assert empty_blocks_laid_out(page) == []
 
 
 def test_the_link_keeps_window_and_filters(signed_in: Any, seed: Seed) -> None:
