@@ -28,7 +28,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import ClientConnection, connect
 
 RUN_TIMEOUT = 60.0  # a guard for a hung server, not a measurement
-QUIET_SECONDS = 0.5  # a run the app triggers itself (st.rerun) starts within this
+QUIET_SECONDS = 0.5  # after a run: a run the app starts on its own (no st.rerun) comes within this
 
 
 @dataclass
@@ -160,6 +160,7 @@ class WireClient:
         assert self._ws is not None, "not connected"
         render = Render()
         finished = False
+        rerun_coming = False
         while True:
             try:
                 data = self._ws.recv(timeout=QUIET_SECONDS if finished else RUN_TIMEOUT)
@@ -173,6 +174,7 @@ class WireClient:
             message.ParseFromString(data)
             kind = message.WhichOneof("type")
             if kind == "new_session":
+                rerun_coming = False  # it has started
                 self.session_id = message.new_session.initialize.session_id or self.session_id
             elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
                 element = MessageToDict(message.delta.new_element)
@@ -181,8 +183,15 @@ class WireClient:
                     if isinstance(body, Mapping) and isinstance(body.get("id"), str):
                         element_id = body["id"]
                         render.widgets[element_id.rsplit("-", 1)[-1]] = element_id
-            elif kind == "script_finished" or (
+            elif kind == "script_finished":
+                # Stopped for a rerun (st.rerun, or a request that replaced it): the next
+                # run is certain, so wait for it to finish however slow its start (a cold
+                # import on a loaded machine can take longer than QUIET_SECONDS).
+                rerun_coming = message.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN
+                finished = not rerun_coming
+            elif (
                 kind == "session_status_changed"
+                and not rerun_coming
                 and not message.session_status_changed.script_is_running
             ):
                 finished = True
