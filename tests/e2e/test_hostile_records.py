@@ -180,6 +180,8 @@ def test_lookup_shows_hostile_invalid_and_missing_ids_as_their_exact_text(
     page = hostile_page
     look_up(page, BAD_ID)
     expect(fresh(main(page).get_by_text("Invalid record", exact=False))).to_be_visible()
+    # The code block draws its text after the run ends (slowly on a loaded machine).
+    expect(fresh(main(page).get_by_test_id("stCode"))).to_contain_text(BAD_RAW)
     assert_exact_text(
         read(main(page)),
         f"Invalid record at telemetry:payment:{BAD_ID} — value is not JSON",
